@@ -1,0 +1,5 @@
+import sys
+
+from simgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""COCO records for one frame (pure): the image entry and its annotations, without global ids.
+
+A frame's record is self-contained so it can go into the journal as one line; global
+annotation ids are given only when the dataset is assembled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simgen.annotate.instances import InstanceLabel
+from simgen.sampling.frame_spec import AssetBounds, FrameSpec, ObjectSpec
+from simgen.sampling.geometry import euler_xyz_matrix
+
+
+def frame_name(index: int) -> str:
+    return f"{index:06d}"
+
+
+def image_id(index: int) -> int:
+    """COCO image ids start at 1 (some tools treat 0 as 'none')."""
+    return index + 1
+
+
+def object_pose_in_camera(obj: ObjectSpec, bounds: AssetBounds, world_to_camera: np.ndarray) -> dict[str, Any]:
+    """3D box of the object in OpenCV camera coordinates: centre, rotation matrix, size."""
+    rotation_world = euler_xyz_matrix(*obj.rotation_euler)
+    local_centre = (np.array(bounds.minimum) + np.array(bounds.maximum)) / 2 * obj.scale
+    centre_world = np.array(obj.location) + rotation_world @ local_centre
+    r, t = world_to_camera[:3, :3], world_to_camera[:3, 3]
+    return {
+        "location": (r @ centre_world + t).round(6).tolist(),
+        "rotation": (r @ rotation_world).round(6).tolist(),
+        "dimensions": (np.array(bounds.size) * obj.scale).round(6).tolist(),
+    }
+
+
+def frame_record(frame: FrameSpec, labels: list[InstanceLabel], bounds: dict[str, AssetBounds]) -> dict[str, Any]:
+    """The journal line for a finished frame: COCO image entry plus its annotations."""
+    name = frame_name(frame.index)
+    width, height = frame.camera.resolution
+    world_to_camera = np.array(frame.camera.world_to_camera)
+    by_id = {o.instance_id: o for o in frame.objects}
+    image = {
+        "id": image_id(frame.index),
+        "file_name": f"images/{name}.png",
+        "width": width,
+        "height": height,
+        "depth_file": f"depth/{name}.png",
+        "instance_file": f"instance/{name}.png",
+        "semantic_file": f"semantic/{name}.png",
+        "seed": frame.seed,
+        "frame_index": frame.index,
+        "camera": {"K": frame.camera.K, "world_to_camera": frame.camera.world_to_camera},
+        "conditions": list(frame.conditions),
+        "params": frame.params(),
+    }
+    annotations = []
+    for label in labels:
+        obj = by_id[label.instance_id]
+        annotations.append({
+            "image_id": image["id"],
+            "category_id": obj.category_id,
+            "instance_id": label.instance_id,
+            "bbox": label.bbox,
+            "area": label.area,
+            "segmentation": label.segmentation,
+            "iscrowd": 0,
+            **object_pose_in_camera(obj, bounds[obj.asset], world_to_camera),
+        })
+    return {"image": image, "annotations": annotations}

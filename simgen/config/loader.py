@@ -1,0 +1,140 @@
+"""Read YAML into validated models, turning every failure into 'file:line: field: what was expected'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from simgen.config.preset import RenderPreset
+from simgen.config.scenario import Scenario
+from simgen.errors import ScenarioError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+Model = TypeVar("Model", bound=BaseModel)
+LinePath = tuple[str | int, ...]
+
+
+def _line_map(node: yaml.Node, path: LinePath = (), lines: dict[LinePath, int] | None = None) -> dict[LinePath, int]:
+    """Map every key path in a YAML document to the 1-based line where it is written."""
+    lines = {} if lines is None else lines
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (key_node.value,)
+            lines[child] = key_node.start_mark.line + 1
+            _line_map(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[path + (index,)] = item.start_mark.line + 1
+            _line_map(item, path + (index,), lines)
+    return lines
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> LinePath:
+    """Keep only the parts of a pydantic error location that exist in the user's data.
+
+    Pydantic inserts union and validator tags into ``loc``; the user only cares about their keys.
+    """
+    path: list[str | int] = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+            path.append(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+            path.append(part)
+    return tuple(path)
+
+
+def _dotted(path: LinePath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ScenarioError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}:1: expected a mapping of keys (name:, classes:, ...), got {type(data).__name__}")
+    return data, (_line_map(node) if node is not None else {})
+
+
+def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], error: ValidationError) -> str:
+    """One line per problem, each naming the file, line, field and the expectation."""
+    messages = []
+    for item in error.errors(include_url=False):
+        field_path = _data_path(data, item["loc"])
+        ctx = item.get("ctx") or {}
+        if item["type"] == "unknown_key":
+            field_path = field_path + (ctx["key"],)
+        elif item["type"] == "missing":
+            field_path = tuple(item["loc"])
+        line = lines.get(field_path) or lines.get(_data_path(data, item["loc"])) or 1
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "required field is missing"
+        messages.append(f"{path}:{line}: {_dotted(field_path)}: {message}")
+    return "\n".join(dict.fromkeys(messages))
+
+
+def validate_file(path: Path, model: type[Model]) -> Model:
+    data, lines = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(path, data, lines, exc)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario; relative asset paths resolve against its folder."""
+    path = Path(path)
+    scenario = validate_file(path, Scenario)
+    scenario._source = path.resolve()
+    return scenario
+
+
+def preset_search_dirs() -> list[Path]:
+    return [Path.cwd() / "render_configs", PROJECT_ROOT / "render_configs"]
+
+
+def available_presets() -> list[str]:
+    names = {p.stem for d in preset_search_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def load_preset(name_or_path: str, base_dir: Path | None = None) -> RenderPreset:
+    """A preset by name (``render_configs/NAME.yaml``) or by path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        if not candidate.is_absolute() and base_dir is not None and not candidate.exists():
+            candidate = base_dir / candidate
+        preset = validate_file(candidate, RenderPreset)
+    else:
+        for directory in preset_search_dirs():
+            if (directory / f"{name_or_path}.yaml").is_file():
+                preset = validate_file(directory / f"{name_or_path}.yaml", RenderPreset)
+                break
+        else:
+            raise ScenarioError(f"unknown render preset '{name_or_path}'; available: "
+                                f"{', '.join(available_presets()) or 'none found'} (or give a path to a .yaml)")
+    if preset.name == "custom":
+        preset.name = candidate.stem
+    return preset

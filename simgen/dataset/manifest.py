@@ -1,0 +1,86 @@
+"""manifest.json: what made this dataset (versions, resolved scenario, preset) and how long each stage took.
+
+The *identity* (scenario minus frame count, seed, preset) decides whether an existing output
+folder may be resumed: the same identity continues, a different one is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import simgen
+from simgen.assets.resolve import AssetRef
+from simgen.config.preset import RenderPreset
+from simgen.config.scenario import Scenario
+from simgen.dataset.writer import atomic_write_json
+
+MANIFEST = "manifest.json"
+
+
+def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:
+    """Hash of everything that changes what a given frame looks like (the frame count does not)."""
+    resolved = scenario.model_dump(mode="json", exclude={"frames", "render"})
+    payload = json.dumps({"scenario": resolved, "preset": preset.model_dump(mode="json", exclude={"device", "threads"})},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def categories(scenario: Scenario) -> list[dict[str, Any]]:
+    return [{"id": i, "name": c.name, "supercategory": "object"} for i, c in enumerate(scenario.classes, start=1)]
+
+
+def licenses(assets: list[AssetRef]) -> list[dict[str, Any]]:
+    """One COCO license entry per distinct (license, attribution), listing the assets under it."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for ref in assets:
+        grouped.setdefault((ref.license, ref.attribution), []).append(ref.key)
+    return [{"id": i, "name": name, "attribution": attribution, "url": "", "assets": sorted(set(keys))}
+            for i, ((name, attribution), keys) in enumerate(sorted(grouped.items()), start=1)]
+
+
+def write_attribution(out: Path, entries: list[dict[str, Any]]) -> None:
+    lines = ["Assets used in this dataset and their licenses.", ""]
+    for entry in entries:
+        lines.append(f"- {entry['name']}: {entry['attribution'] or 'no attribution required'}")
+        lines.extend(f"    {key}" for key in entry["assets"])
+    (out / "ATTRIBUTION.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    path = out / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return None
+
+
+def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, device: str, blender_version: str,
+                   assets: list[AssetRef], status: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    manifest = {
+        "simgen_version": simgen.__version__,
+        "blender_version": blender_version,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "status": status,
+        "identity": identity,
+        "scenario_file": str(scenario.source) if scenario.source else None,
+        "scenario": scenario.model_dump(mode="json"),
+        "seed": scenario.seed,
+        "frames": scenario.frames,
+        "render_preset": preset.model_dump(mode="json"),
+        "device": device,
+        "categories": categories(scenario),
+        "licenses": licenses(assets),
+    }
+    manifest.update(extra or {})
+    return manifest
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    atomic_write_json(out / MANIFEST, manifest)

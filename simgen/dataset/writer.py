@@ -1,0 +1,104 @@
+"""Per-frame files written atomically, and the append-only journal that says which frames are done.
+
+A frame counts as finished only once its journal line is on disk, and that line is written
+after every file of the frame. A crash at any moment leaves either a finished frame or
+nothing that resume would trust.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from simgen.annotate.coco import frame_name
+from simgen.errors import OutputError
+
+SUBDIRS = ("images", "depth", "instance", "semantic")
+JOURNAL = "frames.jsonl"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _as_output_error(exc, path) from None
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    atomic_write_bytes(path, json.dumps(payload, indent=1).encode("utf-8"))
+
+
+def _as_output_error(exc: OSError, path: Path) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"disk full while writing {path}; finished frames are kept, free space and rerun to resume")
+    return OutputError(f"cannot write {path}: {exc.strerror}")
+
+
+def _png(array: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    assert ok
+    return encoded.tobytes()
+
+
+def read_journal(out: Path) -> Iterator[dict[str, Any]]:
+    """Complete journal lines; a line cut short by a crash is ignored."""
+    path = out / JOURNAL
+    if not path.is_file():
+        return
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+
+
+class DatasetWriter:
+    """Writes one frame's files into OUT and journals it."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        for sub in SUBDIRS:
+            (out / sub).mkdir(parents=True, exist_ok=True)
+
+    def rgb_staging_path(self, index: int) -> Path:
+        """Where the renderer writes the RGB PNG before the frame is committed."""
+        return self.out / "images" / f".{frame_name(index)}.tmp.png"
+
+    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray,
+                    record: dict[str, Any]) -> None:
+        name = frame_name(index)
+        atomic_write_bytes(self.out / "depth" / f"{name}.png", _png(depth_mm))
+        atomic_write_bytes(self.out / "instance" / f"{name}.png", _png(instance.astype(np.uint16)))
+        atomic_write_bytes(self.out / "semantic" / f"{name}.png", _png(semantic))
+        try:
+            os.replace(self.rgb_staging_path(index), self.out / "images" / f"{name}.png")
+            line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+            with open(self.out / JOURNAL, "ab") as journal:
+                journal.write(line)
+                journal.flush()
+                os.fsync(journal.fileno())
+        except OSError as exc:
+            raise _as_output_error(exc, self.out / JOURNAL) from None
+
+    def finished_frames(self) -> set[int]:
+        """Frames whose journal line exists and whose files are all present."""
+        done = set()
+        for record in read_journal(self.out):
+            image = record["image"]
+            files = (image["file_name"], image["depth_file"], image["instance_file"], image["semantic_file"])
+            if all((self.out / f).is_file() for f in files):
+                done.add(int(image["frame_index"]))
+        return done

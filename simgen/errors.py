@@ -1,0 +1,29 @@
+"""Errors a user can act on. The CLI prints them as one clear message and exits with status 2."""
+
+from __future__ import annotations
+
+
+class SimgenError(Exception):
+    """A problem with the user's input or environment, explained in words (never a traceback)."""
+
+    exit_code = 2
+
+
+class ScenarioError(SimgenError):
+    """A scenario or preset file that does not validate; the message names file, line and field."""
+
+
+class AssetError(SimgenError):
+    """An asset reference that resolves to nothing or cannot be loaded."""
+
+
+class DeviceError(SimgenError):
+    """A render device that was asked for but is not available."""
+
+
+class OutputError(SimgenError):
+    """An output folder that cannot be used as asked (holds another dataset, not writable, disk full)."""
+
+
+class PlacementError(SimgenError):
+    """Objects that cannot be placed as the scenario demands."""

@@ -1,0 +1,108 @@
+"""FrameSpec: every sampled value of one frame, as plain data.
+
+The Blender backend only *applies* a FrameSpec; it never draws a random number. So a frame
+can be re-made exactly from its spec, and the spec doubles as the ``params`` record in COCO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class AssetBounds:
+    """Axis-aligned bounds of an asset in its own frame (metres, Z up), as loaded by the backend."""
+
+    minimum: Vec3
+    maximum: Vec3
+
+    @property
+    def size(self) -> Vec3:
+        return tuple(b - a for a, b in zip(self.minimum, self.maximum))  # type: ignore[return-value]
+
+
+@dataclass
+class MaterialParams:
+    mode: str  # "sampled" or "keep"
+    base_color: Vec3  # linear RGB
+    hsv: Vec3
+    roughness: float
+    metallic: float
+
+
+@dataclass
+class ObjectSpec:
+    """One labeled object instance."""
+
+    instance_id: int
+    class_name: str
+    category_id: int
+    asset: str
+    location: Vec3
+    rotation_euler: Vec3  # radians, XYZ order, as Blender applies it
+    scale: float
+    material: MaterialParams
+
+
+@dataclass
+class CameraParams:
+    """Pose in Blender's convention plus the OpenCV-convention matrices written to COCO."""
+
+    location: Vec3
+    matrix_world: list[list[float]]  # 4x4 camera-to-world, Blender camera axes (-Z forward, +Y up)
+    focal_length_mm: float
+    sensor_width_mm: float
+    resolution: tuple[int, int]
+    K: list[list[float]]  # OpenCV intrinsics, pixel centres at integer coordinates
+    world_to_camera: list[list[float]]  # OpenCV extrinsics: x right, y down, z forward
+    look_at: Vec3
+
+
+@dataclass
+class SunParams:
+    elevation_deg: float
+    azimuth_deg: float
+    strength: float
+    color_temperature_k: float
+    color: Vec3
+    angle_deg: float
+
+
+@dataclass
+class WorldParams:
+    hdri: str | None  # bundled name or file path; None = plain colour
+    strength: float
+    rotation_deg: float
+    color: Vec3
+
+
+@dataclass
+class GroundParams:
+    enabled: bool
+    size: float
+    base_color: Vec3
+    hsv: Vec3
+    roughness: float
+    pattern_scale: float
+
+
+@dataclass
+class FrameSpec:
+    """Everything needed to render and label frame ``index`` of a scenario."""
+
+    index: int
+    seed: int
+    objects: list[ObjectSpec]
+    camera: CameraParams
+    sun: SunParams | None
+    world: WorldParams
+    ground: GroundParams
+    dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
+    conditions: list[str] = field(default_factory=list)
+
+    def params(self) -> dict[str, Any]:
+        """The full record for COCO ``images[].params`` and the journal."""
+        return asdict(self)
