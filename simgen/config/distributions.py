@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -114,13 +114,13 @@ def _fail(message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError("distribution", message, ctx)
 
 
-def _pair(value: Any, what: str, integer: bool) -> tuple[float, float]:
+def _pair(value: Any, what: str, integer: bool, ordered: bool = True) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value):
         raise _fail("{what} takes two numbers [low, high], got {got!r}", what=what, got=value)
     low, high = value
     if integer and not all(float(v).is_integer() for v in value):
         raise _fail("{what} of a count takes whole numbers, got {got!r}", what=what, got=list(value))
-    if low > high:
+    if ordered and low > high:
         raise _fail("inverted range [{low}, {high}]: low must not exceed high", low=low, high=high)
     return (int(low), int(high)) if integer else (float(low), float(high))
 
@@ -165,7 +165,7 @@ def parse_distribution(value: Any, *, integer: bool = False, numeric: bool = Tru
             return Distribution("choice", tuple(options), weights=weights, integer=integer)
         if not numeric:
             raise _fail("only a constant or {{choice: [...]}} fits here, got {name}", name=name)
-        params = _pair(value[name], name, integer and name == "uniform")
+        params = _pair(value[name], name, integer and name == "uniform", ordered=name != "normal")
         if name == "loguniform" and params[0] <= 0:
             raise _fail("loguniform needs positive bounds, got {got!r}", got=list(params))
         if name == "normal" and params[1] < 0:
@@ -248,6 +248,3 @@ def positive(dist: Distribution, what: str = "value") -> Distribution:
         raise _fail("{what} must be positive, got {got!r}", what=what, got=dist.to_yaml())
     return dist
 
-
-def sample_all(dists: Sequence[Distribution], rng: np.random.Generator) -> list[Any]:
-    return [d.sample(rng) for d in dists]

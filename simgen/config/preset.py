@@ -22,3 +22,4 @@ class RenderPreset(StrictModel):
     threads: int = Field(0, ge=0, description="CPU render threads; 0 = all cores")
     view_transform: Literal["Standard", "AgX", "Filmic", "Khronos PBR Neutral"] = "AgX"
     tile_size: int = Field(2048, ge=8)
+    world_map_resolution: int = Field(512, ge=0, description="HDRI importance-map size; 0 disables world MIS")

@@ -26,7 +26,7 @@ from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
 from simgen.dataset.assemble import assemble_coco
 from simgen.dataset.writer import JOURNAL, SUBDIRS, DatasetWriter
-from simgen.errors import OutputError
+from simgen.errors import OutputError, SimgenError
 from simgen.run.redirect import redirect_output
 from simgen.sampling.sampler import FrameSampler
 
@@ -129,15 +129,21 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
     identity = manifest_io.identity_hash(scenario, preset)
     _check_output(out, identity, options.overwrite)
     all_refs = [ref for refs in assets.values() for ref in refs]
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "simgen.log"
 
     from simgen.blender.backend import BlenderBackend  # bpy loads only when a render is really asked for
     import bpy
 
-    with redirect_output(log_path):
-        backend = BlenderBackend(preset, options.device)
-        bounds = backend.load_assets(all_refs)
+    try:
+        with redirect_output(log_path):
+            backend = BlenderBackend(preset, options.device)
+            bounds = backend.load_assets(all_refs)
+    except SimgenError:
+        if created:  # leave no trace of a run that never started
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     sampler = FrameSampler(scenario, assets, bounds, preset.resolution)
     writer = DatasetWriter(out)
     manifest = manifest_io.build_manifest(scenario, preset, identity, backend.device, bpy.app.version_string,
