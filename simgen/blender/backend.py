@@ -211,9 +211,11 @@ class BlenderBackend:
 
     def _join(self, meshes: list[bpy.types.Object]) -> bpy.types.Object:
         """Bake each part's transform into its mesh and merge them: one asset, one object, one id."""
+        bpy.context.view_layer.update()  # appended/imported objects have no evaluated matrix_world yet
+        world = {obj.name: obj.matrix_world.copy() for obj in meshes}  # before any parent is reset
         for obj in meshes:
             obj.data = obj.data.copy() if obj.data.users > 1 else obj.data
-            obj.data.transform(obj.matrix_world)
+            obj.data.transform(world[obj.name])
             obj.parent = None
             obj.matrix_world = Matrix.Identity(4)
         if len(meshes) > 1:
