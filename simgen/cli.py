@@ -9,11 +9,13 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.tools.validate import register as register_validate
 
 EPILOG = """examples:
   simgen render scenes/quickstart.yaml -o out/quickstart
   simgen render scenes/ycb_tabletop.yaml -o out/ycb -n 200 --render-config draft --device gpu
   simgen check scenes/ycb_tabletop.yaml
+  simgen validate out/ycb
   simgen schema > scenario.schema.json
 """
 
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the scenario JSON Schema (for editor autocompletion)")
     schema.set_defaults(handler=_schema)
+
+    register_validate(commands)
     return parser
 
 

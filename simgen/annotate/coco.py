@@ -1,8 +1,4 @@
-"""COCO records for one frame (pure): the image entry and its annotations, without global ids.
-
-A frame's record is self-contained so it can go into the journal as one line; global
-annotation ids are given only when the dataset is assembled.
-"""
+"""COCO records for one frame (pure): the image entry, and each object's 3D pose in camera space."""
 
 from __future__ import annotations
 
@@ -10,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from simgen.annotate.instances import InstanceLabel
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, ObjectSpec
 from simgen.sampling.geometry import euler_xyz_matrix
 
@@ -37,13 +32,11 @@ def object_pose_in_camera(obj: ObjectSpec, bounds: AssetBounds, world_to_camera:
     }
 
 
-def frame_record(frame: FrameSpec, labels: list[InstanceLabel], bounds: dict[str, AssetBounds]) -> dict[str, Any]:
-    """The journal line for a finished frame: COCO image entry plus its annotations."""
+def image_record(frame: FrameSpec) -> dict[str, Any]:
+    """COCO ``images[]`` entry with simgen's extra fields (camera, files, seed, conditions, params)."""
     name = frame_name(frame.index)
     width, height = frame.camera.resolution
-    world_to_camera = np.array(frame.camera.world_to_camera)
-    by_id = {o.instance_id: o for o in frame.objects}
-    image = {
+    return {
         "id": image_id(frame.index),
         "file_name": f"images/{name}.png",
         "width": width,
@@ -57,17 +50,3 @@ def frame_record(frame: FrameSpec, labels: list[InstanceLabel], bounds: dict[str
         "conditions": list(frame.conditions),
         "params": frame.params(),
     }
-    annotations = []
-    for label in labels:
-        obj = by_id[label.instance_id]
-        annotations.append({
-            "image_id": image["id"],
-            "category_id": obj.category_id,
-            "instance_id": label.instance_id,
-            "bbox": label.bbox,
-            "area": label.area,
-            "segmentation": label.segmentation,
-            "iscrowd": 0,
-            **object_pose_in_camera(obj, bounds[obj.asset], world_to_camera),
-        })
-    return {"image": image, "annotations": annotations}

@@ -67,6 +67,7 @@ class BlenderBackend:
         self._library: dict[str, bpy.types.Object] = {}
         self._pools: dict[str, list[bpy.types.Object]] = {}
         self._images: dict[str, bpy.types.Image] = {}
+        self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local vertex positions, for amodal extents
         self._build_camera()
         self._build_sun()
         self._build_world()
@@ -155,10 +156,14 @@ class BlenderBackend:
                     obj.data.materials.append(None)
                 self._library[ref.key] = obj
                 self._pools[ref.key] = []
-            corners = np.array([v.co[:] for v in self._library[ref.key].data.vertices])
-            if len(corners) == 0:
+            mesh = self._library[ref.key].data
+            vertices = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+            mesh.vertices.foreach_get("co", vertices)
+            vertices = vertices.reshape(-1, 3)
+            if len(vertices) == 0:
                 raise AssetError(f"asset {ref.key} has no vertices")
-            bounds[ref.key] = AssetBounds(tuple(corners.min(0).tolist()), tuple(corners.max(0).tolist()))
+            self.asset_vertices[ref.key] = vertices
+            bounds[ref.key] = AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
         return bounds
 
     def _create_primitive(self, name: str) -> bpy.types.Object:
@@ -336,15 +341,51 @@ class BlenderBackend:
         """One Cycles render: RGB, depth and object index come out of the same pass."""
         bpy.ops.render.render()
 
-    def save_outputs(self, rgb_path: Path) -> RenderPasses:
-        """Write the display-referred RGB PNG to ``rgb_path`` and return the label passes as arrays."""
-        result = bpy.data.images["Render Result"]
+    def render_isolated(self, groups: list[list[int]]) -> dict[int, np.ndarray]:
+        """Unoccluded masks: each group of instances rendered without the rest of the scene, at 1 sample.
+
+        Cycles takes the object index from a pixel's first sample, and that sample's position depends
+        only on the pixel and the seed, not on the scene or the sample count. So an instance seen
+        alone covers exactly its visible pixels plus the ones others hid: visibility is exact.
+        """
+        if not groups:
+            return {}
+        cycles = self.scene.cycles
+        saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces,
+                 self.ground.hide_render)
+        shown = [obj for pool in self._pools.values() for obj in pool if not obj.hide_render]
+        cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
+        self.ground.hide_render = True
+        masks = {}
+        try:
+            for group in groups:
+                members = set(group)
+                for obj in shown:
+                    obj.hide_render = obj.pass_index not in members
+                bpy.ops.render.render()
+                self._save_exr()
+                instance = self._read_passes().instance
+                masks.update({i: instance == i for i in group})
+        finally:
+            for obj in shown:
+                obj.hide_render = False
+            (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces,
+             self.ground.hide_render) = saved
+        return masks
+
+    def _save_exr(self) -> None:
         settings = self.scene.render.image_settings
         settings.media_type = "MULTI_LAYER_IMAGE"
         settings.file_format = "OPEN_EXR_MULTILAYER"
         settings.color_depth = "32"
         settings.exr_codec = "NONE"
-        result.save_render(self._exr_path)
+        bpy.data.images["Render Result"].save_render(self._exr_path)
+
+    def save_outputs(self, rgb_path: Path) -> RenderPasses:
+        """Write the display-referred RGB PNG to ``rgb_path`` and return the label passes as arrays."""
+        result = bpy.data.images["Render Result"]
+        settings = self.scene.render.image_settings
+        self._save_exr()
         settings.media_type = "IMAGE"
         settings.file_format = "PNG"
         settings.color_mode = "RGB"

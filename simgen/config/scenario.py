@@ -65,6 +65,25 @@ class MaterialSpec(StrictModel):
     metallic: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
 
 
+class KeypointSpec(StrictModel):
+    """Named 3D points on an asset (its own frame, metres before scale), projected into COCO keypoints."""
+
+    names: list[str] = Field(min_length=1)
+    points: list[tuple[float, float, float]] = Field(min_length=1)
+    skeleton: list[tuple[int, int]] = Field(default_factory=list, description="1-based index pairs, as in COCO")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "KeypointSpec":
+        if len(self.names) != len(self.points):
+            raise PydanticCustomError("keypoints", "{n} names but {m} points: give one point per name",
+                                      {"n": len(self.names), "m": len(self.points)})
+        for a, b in self.skeleton:
+            if not (1 <= a <= len(self.names) and 1 <= b <= len(self.names)):
+                raise PydanticCustomError("keypoints", "skeleton pair [{a}, {b}] must index 1..{n}",
+                                          {"a": a, "b": b, "n": len(self.names)})
+        return self
+
+
 class ClassSpec(StrictModel):
     """One labeled category: which assets, how many per frame, how big, how posed."""
 
@@ -80,6 +99,7 @@ class ClassSpec(StrictModel):
     rotation_deg: Vector3 | None = Field(
         default=None, description="XYZ Euler rotation in degrees; default: random yaw, upright")
     material: MaterialSpec = Field(default_factory=MaterialSpec)
+    keypoints: KeypointSpec | None = None
 
 
 class PlacementSpec(StrictModel):
@@ -172,6 +192,18 @@ class GroundSpec(StrictModel):
                                        description="scale of the procedural noise texture; 0 for a plain colour")
 
 
+class LabelSpec(StrictModel):
+    """Which instances become training targets, and which extra labels to write."""
+
+    min_visibility: float = Field(0.0, ge=0, le=1, description="visible / unoccluded pixels below this are filtered")
+    min_area_px: int = Field(1, ge=1, description="visible pixel count below this is filtered")
+    filtered: Literal["drop", "ignore"] = Field(
+        "drop", description="drop filtered instances, or keep them as iscrowd=1 / ignore=1 regions")
+    amodal_masks: bool = Field(False, description="also write the unoccluded mask (RLE) of every instance")
+    keypoint_depth_tolerance_m: float = Field(0.02, gt=0, description="a keypoint counts as visible when the "
+                                              "depth pass at its pixel is within this of the keypoint's depth")
+
+
 class Scenario(StrictModel):
     """A whole scenario file."""
 
@@ -185,6 +217,7 @@ class Scenario(StrictModel):
     sun: SunSpec | None = Field(default_factory=SunSpec)
     world: WorldSpec = Field(default_factory=WorldSpec)
     ground: GroundSpec = Field(default_factory=GroundSpec)
+    labels: LabelSpec = Field(default_factory=LabelSpec)
 
     _source: Path | None = PrivateAttr(default=None)
 

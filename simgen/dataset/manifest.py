@@ -30,7 +30,14 @@ def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:
 
 
 def categories(scenario: Scenario) -> list[dict[str, Any]]:
-    return [{"id": i, "name": c.name, "supercategory": "object"} for i, c in enumerate(scenario.classes, start=1)]
+    """COCO categories in scenario order, ids from 1, with keypoint names and skeleton where declared."""
+    result = []
+    for category_id, cls in enumerate(scenario.classes, start=1):
+        entry: dict[str, Any] = {"id": category_id, "name": cls.name, "supercategory": "object"}
+        if cls.keypoints is not None:
+            entry.update(keypoints=list(cls.keypoints.names), skeleton=[list(p) for p in cls.keypoints.skeleton])
+        result.append(entry)
+    return result
 
 
 def licenses(assets: list[AssetRef]) -> list[dict[str, Any]]:

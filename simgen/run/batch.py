@@ -17,8 +17,7 @@ from typing import Iterator
 from tqdm import tqdm
 
 import simgen
-from simgen.annotate.coco import frame_record
-from simgen.annotate.instances import depth_to_mm, label_instances, semantic_map
+from simgen.annotate.frame import annotate_frame, plan_frame
 from simgen.assets.resolve import AssetRef, resolve_class_assets
 from simgen.config import load_preset, load_scenario
 from simgen.config.preset import RenderPreset
@@ -30,7 +29,7 @@ from simgen.errors import OutputError, SimgenError
 from simgen.run.redirect import redirect_output
 from simgen.sampling.sampler import FrameSampler
 
-STAGES = ("sample", "scene_update", "render", "readback", "annotate", "write")
+STAGES = ("sample", "scene_update", "render", "readback", "amodal", "annotate", "write")
 
 
 @dataclass
@@ -75,15 +74,16 @@ class RunSummary:
 
     def text(self) -> str:
         rate = self.frames_rendered / self.wall_seconds if self.wall_seconds > 0 else 0.0
-        render = self.stage_seconds.get("render", 0.0)
+        render, amodal = self.stage_seconds.get("render", 0.0), self.stage_seconds.get("amodal", 0.0)
         busy = sum(self.stage_seconds.values())
-        overhead = 100.0 * (busy - render) / busy if busy else 0.0
+        overhead = 100.0 * (busy - render - amodal) / busy if busy else 0.0
         resumed = f" ({self.frames_resumed} already there from an earlier run)" if self.frames_resumed else ""
         dropped = f" {self.dropped_objects} object(s) did not fit and were dropped." if self.dropped_objects else ""
         return (f"Rendered {self.frames_rendered} frame(s) in {self.wall_seconds:.1f} s on {self.device} "
                 f"({rate:.2f} frames/s){resumed}. The dataset in {self.out} now holds {self.images} image(s) "
                 f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped} "
-                f"Cycles rendering took {render:.1f} s; everything else {overhead:.0f}% of the frame time "
+                f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample passes for unoccluded masks); "
+                f"everything else {overhead:.0f}% of the frame time "
                 f"(per-stage seconds in manifest.json).")
 
 
@@ -151,6 +151,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
     manifest_io.write_manifest(out, manifest)
     manifest_io.write_attribution(out, manifest["licenses"])
 
+    keypoints = {cls.name: cls.keypoints for cls in scenario.classes}
     done = writer.finished_frames()
     todo = [i for i in range(scenario.frames) if i not in done]
     timer = StageTimer()
@@ -171,12 +172,14 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
                     with timer.stage("readback"):
                         passes = backend.save_outputs(writer.rgb_staging_path(index))
                 with timer.stage("annotate"):
-                    labels = label_instances(passes.instance, [o.instance_id for o in frame.objects])
-                    semantic = semantic_map(passes.instance, {o.instance_id: o.category_id for o in frame.objects})
-                    depth_mm = depth_to_mm(passes.depth)
-                    record = frame_record(frame, labels, bounds)
+                    plan = plan_frame(frame, backend.asset_vertices)
+                with redirect_output(log_path), timer.stage("amodal"):
+                    isolated = backend.render_isolated(plan.isolation_groups)
+                with timer.stage("annotate"):
+                    labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, bounds,
+                                            keypoints, scenario.labels)
                 with timer.stage("write"):
-                    writer.write_frame(index, depth_mm, passes.instance, semantic, record)
+                    writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic, labels.record)
                 bar.update(1)
         status = "complete"
     finally:

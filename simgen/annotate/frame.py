@@ -1,0 +1,96 @@
+"""All labels of one frame, from the rendered passes plus the frame's known geometry (pure).
+
+Two steps, because the second needs renders the first decides on:
+  1. ``plan_frame``: project every object's mesh to find its unoccluded screen extent and
+     which objects need an isolated (amodal) pass;
+  2. ``annotate_frame``: masks, boxes, visibility, truncation, 3D pose and keypoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simgen.annotate.amodal import (
+    Rect, box_corners_2d, camera_points, isolation_groups, projected_extent, truncation, world_points)
+from simgen.annotate.coco import image_record, object_pose_in_camera
+from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
+from simgen.annotate.keypoints import keypoint_triplets
+from simgen.config.scenario import KeypointSpec, LabelSpec
+from simgen.sampling.frame_spec import AssetBounds, FrameSpec
+from simgen.sampling.geometry import box_corners
+
+
+@dataclass
+class FramePlan:
+    extents: dict[int, Rect | None]  # unclipped amodal box per instance (None: reaches behind the camera)
+    isolation_groups: list[list[int]]  # instances to render alone, packed into passes
+
+
+@dataclass
+class FrameLabels:
+    record: dict[str, Any]  # the journal line: COCO image entry + annotations
+    semantic: np.ndarray
+    depth_mm: np.ndarray
+
+
+def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
+    K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
+    width, height = frame.camera.resolution
+    extents = {obj.instance_id: projected_extent(camera_points(world_points(obj, vertices[obj.asset]),
+                                                               world_to_camera), K)
+               for obj in frame.objects}
+    return FramePlan(extents, isolation_groups(extents, width, height))
+
+
+def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, depth: np.ndarray,
+                   isolated_masks: dict[int, np.ndarray], bounds: dict[str, AssetBounds],
+                   keypoints: dict[str, KeypointSpec | None], spec: LabelSpec) -> FrameLabels:
+    """Every label of the frame; ``isolated_masks`` are the amodal masks of the instances that needed a pass."""
+    K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
+    width, height = frame.camera.resolution
+    by_id = {o.instance_id: o for o in frame.objects}
+    image = image_record(frame)
+    annotations = []
+    for label in label_instances(instance_map, [o.instance_id for o in frame.objects]):
+        obj = by_id[label.instance_id]
+        amodal_mask = isolated_masks.get(obj.instance_id)
+        amodal_area = int(amodal_mask.sum()) if amodal_mask is not None else label.area
+        visibility = label.area / max(amodal_area, label.area)
+        extent = plan.extents[obj.instance_id]
+        b = bounds[obj.asset]
+        corners_camera = camera_points(world_points(obj, box_corners(b.minimum, b.maximum)), world_to_camera)
+        annotation: dict[str, Any] = {
+            "image_id": image["id"],
+            "category_id": obj.category_id,
+            "instance_id": obj.instance_id,
+            "bbox": label.bbox,
+            "area": label.area,
+            "segmentation": label.segmentation,
+            "iscrowd": 0,
+            "visibility": round(visibility, 4),
+            "amodal_area": amodal_area,
+            "amodal_bbox": None if extent is None else
+            [round(extent[0], 3), round(extent[1], 3), round(extent[2] - extent[0], 3), round(extent[3] - extent[1], 3)],
+            "truncated": extent is None or extent[0] < 0 or extent[1] < 0 or extent[2] > width or extent[3] > height,
+            "truncation": round(truncation(extent, width, height), 4),
+            **object_pose_in_camera(obj, b, world_to_camera),
+            "box3d_projected": box_corners_2d(corners_camera, K),
+        }
+        if spec.amodal_masks:
+            annotation["amodal_segmentation"] = encode_rle(amodal_mask if amodal_mask is not None
+                                                           else instance_map == obj.instance_id)
+        kp = keypoints.get(obj.class_name)
+        if kp is not None:
+            points = camera_points(world_points(obj, np.array(kp.points)), world_to_camera)
+            annotation["keypoints"], annotation["num_keypoints"] = keypoint_triplets(
+                points, K, depth, spec.keypoint_depth_tolerance_m)
+        if visibility < spec.min_visibility or label.area < spec.min_area_px:
+            if spec.filtered == "drop":
+                continue
+            annotation.update(iscrowd=1, ignore=1)
+        annotations.append(annotation)
+    semantic = semantic_map(instance_map, {o.instance_id: o.category_id for o in frame.objects})
+    return FrameLabels({"image": image, "annotations": annotations}, semantic, depth_to_mm(depth))

@@ -1,0 +1,1 @@
+"""Tools that work on a finished dataset folder (no Blender needed)."""

@@ -1,0 +1,92 @@
+"""Visibility, truncation, amodal boxes, keypoints and filtering, checked on scenes built to have known answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, render
+from simgen.annotate.amodal import isolation_groups, truncation
+from simgen.annotate.instances import decode_rle
+
+
+def rendered(name: str, tmp_path: Path, *extra: str) -> dict:
+    out = tmp_path / name
+    assert render(FIXTURES / f"{name}.yaml", out, *extra) == 0
+    return json.loads((out / "annotations.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def half_hidden(tmp_path_factory) -> dict:
+    return rendered("half_hidden", tmp_path_factory.mktemp("labels"))
+
+
+def test_half_hidden_object_has_visibility_one_half(half_hidden: dict) -> None:
+    target = next(a for a in half_hidden["annotations"] if a["category_id"] == 1)
+    assert target["visibility"] == pytest.approx(0.5, abs=0.02)
+    amodal = decode_rle(target["amodal_segmentation"])
+    visible = decode_rle(target["segmentation"])
+    assert np.all(amodal[visible]), "the visible mask lies inside the amodal mask"
+    assert target["amodal_area"] == int(amodal.sum())
+    assert not target["truncated"] and target["truncation"] == 0
+
+
+def test_unoccluded_object_is_exactly_fully_visible(half_hidden: dict) -> None:
+    wall = next(a for a in half_hidden["annotations"] if a["category_id"] == 2)
+    assert wall["visibility"] == 1.0
+    assert np.array_equal(decode_rle(wall["amodal_segmentation"]), decode_rle(wall["segmentation"]))
+
+
+def test_keypoints_visible_hidden_and_declared(half_hidden: dict) -> None:
+    category = half_hidden["categories"][0]
+    assert category["keypoints"] == ["front_left", "front_right", "back_right_top"]
+    assert category["skeleton"] == [[1, 2], [2, 3]]
+    target = next(a for a in half_hidden["annotations"] if a["category_id"] == 1)
+    flags = target["keypoints"][2::3]
+    # front-left is behind the wall; front-right is seen; the back corner is hidden by the cube itself
+    # (the camera is level with the cube's centre), which only the depth test can tell
+    assert flags == [1, 2, 1]
+    assert target["num_keypoints"] == 3
+
+
+def test_half_outside_object_is_truncated_by_one_half(tmp_path: Path) -> None:
+    coco = rendered("half_outside", tmp_path)
+    (ball,) = coco["annotations"]
+    assert ball["truncated"] is True
+    assert ball["truncation"] == pytest.approx(0.5, abs=0.02)
+    x, y, w, h = ball["amodal_bbox"]
+    assert x < 0 < x + w, "the amodal box extends past the left border"
+    assert ball["bbox"][0] == 0
+    assert ball["visibility"] == 1.0, "truncation is not occlusion"
+
+
+def test_filtering_drops_or_ignores_hidden_objects(tmp_path: Path) -> None:
+    scenario = (FIXTURES / "half_hidden.yaml").read_text().replace(
+        "labels: {amodal_masks: true}", "labels: {min_visibility: 0.6, filtered: FILTERED}")
+    for mode, expected in (("drop", None), ("ignore", 1)):
+        path = tmp_path / f"{mode}.yaml"
+        path.write_text(scenario.replace("FILTERED", mode).replace("render: tiny.yaml", f"render: {FIXTURES / 'tiny.yaml'}"))
+        out = tmp_path / mode
+        assert render(path, out) == 0
+        annotations = json.loads((out / "annotations.json").read_text())["annotations"]
+        target = [a for a in annotations if a["category_id"] == 1]
+        if expected is None:
+            assert target == []
+        else:
+            assert target[0]["iscrowd"] == 1 and target[0]["ignore"] == 1
+
+
+def test_isolation_groups_only_for_overlapping_extents() -> None:
+    extents = {1: (0, 0, 10, 10), 2: (8, 8, 20, 20), 3: (40, 40, 50, 50), 4: (15, 0, 30, 5)}
+    groups = isolation_groups(extents, 64, 64)
+    assert sorted(i for g in groups for i in g) == [1, 2, 4], "3 overlaps nothing and needs no pass"
+    assert [1, 4] in groups or [1, 4] == groups[0], "non-overlapping 1 and 4 share a pass"
+
+
+def test_truncation_fraction() -> None:
+    assert truncation((-10, 0, 10, 10), 100, 100) == pytest.approx(0.5)
+    assert truncation((10, 10, 20, 20), 100, 100) == 0.0
+    assert truncation(None, 100, 100) == 1.0
