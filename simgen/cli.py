@@ -9,6 +9,8 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.tools.export import register as register_export
+from simgen.tools.sheet import register as register_sheet
 from simgen.tools.validate import register as register_validate
 
 EPILOG = """examples:
@@ -16,15 +18,23 @@ EPILOG = """examples:
   simgen render scenes/ycb_tabletop.yaml -o out/ycb -n 200 --render-config draft --device gpu
   simgen check scenes/ycb_tabletop.yaml
   simgen validate out/ycb
+  simgen sheet out/ycb -o sheet.png
+  simgen export out/ycb --format yolo -o out/ycb_yolo
+  simgen render scenes/ycb_tabletop.yaml -o out/part1 --shard 1/2   (and 2/2 elsewhere), then:
+  simgen merge out/part1 out/part2 -o out/ycb
   simgen schema > scenario.schema.json
 """
 
 
 def _render(args: argparse.Namespace) -> int:
     from simgen.run.batch import RenderOptions, render_dataset
+    from simgen.run.shard import Shard
 
     options = RenderOptions(frames=args.frames, seed=args.seed, render_config=args.render_config,
-                            device=args.device, overwrite=args.overwrite, progress=not args.no_progress)
+                            device=args.device, overwrite=args.overwrite, progress=not args.no_progress,
+                            shard=Shard.parse(args.shard) if args.shard else Shard(), workers=args.workers,
+                            gpus=_gpu_list(args.gpus), recycle_after=args.recycle_after,
+                            max_failures=args.max_failures, ray_address=args.ray)
     try:
         summary = render_dataset(Path(args.scenario), Path(args.out), options)
     except KeyboardInterrupt:
@@ -32,6 +42,32 @@ def _render(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     print(summary.text())
+    return 0
+
+
+def _gpu_list(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise SimgenError(f"--gpus takes indices like 0,1,2, got '{text}'") from None
+
+
+def _assemble(args: argparse.Namespace) -> int:
+    from simgen.dataset.merge import assemble
+
+    coco = assemble(Path(args.out))
+    print(f"{args.out}/annotations.json: {len(coco['images'])} image(s), {len(coco['annotations'])} annotation(s).")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from simgen.dataset.merge import merge
+
+    coco = merge([Path(p) for p in args.shards], Path(args.out))
+    print(f"Merged {len(args.shards)} folder(s) into {args.out}: {len(coco['images'])} image(s), "
+          f"{len(coco['annotations'])} annotation(s).")
     return 0
 
 
@@ -82,7 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--overwrite", action="store_true",
                         help="replace a different dataset already in OUT instead of refusing")
     render.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    scale = render.add_argument_group("scale-out and long runs")
+    scale.add_argument("--shard", metavar="K/N", help="render only frames i with i %% N == K-1; merge the shard "
+                                                      "folders later with `simgen merge`")
+    scale.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="N worker processes on this machine, each with its own Blender (CPU threads split "
+                            "between them)")
+    scale.add_argument("--gpus", metavar="0,1,...", help="one worker per listed GPU, each pinned to its card")
+    scale.add_argument("--recycle-after", type=int, default=0, metavar="FRAMES",
+                       help="restart each worker after this many frames to keep memory flat (0 = never)")
+    scale.add_argument("--max-failures", type=int, default=0, metavar="N",
+                       help="frames allowed to fail before the run stops (failed frames are retried on rerun)")
+    scale.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="render on a Ray cluster (pip install 'simgen[ray]'); no ADDRESS starts a local Ray. "
+                            "OUT must be storage every node can reach; --workers sets the number of actors")
     render.set_defaults(handler=_render)
+
+    assemble = commands.add_parser("assemble", help="rewrite annotations.json from the journal (also mid-run)")
+    assemble.add_argument("out")
+    assemble.set_defaults(handler=_assemble)
+
+    merge = commands.add_parser("merge", help="merge shard folders of one run into one dataset")
+    merge.add_argument("shards", nargs="+", help="folders rendered with --shard K/N")
+    merge.add_argument("-o", "--out", required=True)
+    merge.set_defaults(handler=_merge)
 
     check = commands.add_parser("check", help="validate a scenario and its assets without rendering")
     check.add_argument("scenario")
@@ -93,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=_schema)
 
     register_validate(commands)
+    register_export(commands)
+    register_sheet(commands)
     return parser
 
 
@@ -104,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if getattr(args, "frames", None) is not None and args.frames < 1:
         parser.error("--frames must be at least 1")
+    if getattr(args, "workers", 1) < 1:
+        parser.error("--workers must be at least 1")
     try:
         return args.handler(args)
     except SimgenError as exc:

@@ -73,19 +73,41 @@ class DatasetWriter:
         for sub in SUBDIRS:
             (out / sub).mkdir(parents=True, exist_ok=True)
 
+    def repair(self) -> None:
+        """After a crash: cut a half-written last journal line and remove half-written files.
+
+        Without the cut, the next line appended would be glued onto the broken one and lost.
+        Call it from the single journal writer before a run starts, never while workers write.
+        """
+        journal = self.out / JOURNAL
+        if journal.is_file():
+            data = journal.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(journal, "r+b") as handle:
+                    handle.truncate(data.rfind(b"\n") + 1)
+        for sub in SUBDIRS:
+            for leftover in (self.out / sub).glob(".*.tmp*"):
+                leftover.unlink(missing_ok=True)
+
     def rgb_staging_path(self, index: int) -> Path:
         """Where the renderer writes the RGB PNG before the frame is committed."""
         return self.out / "images" / f".{frame_name(index)}.tmp.png"
 
-    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray,
-                    record: dict[str, Any]) -> None:
+    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray) -> None:
+        """The frame's files; it is not finished until ``append_journal`` has recorded it."""
         name = frame_name(index)
         atomic_write_bytes(self.out / "depth" / f"{name}.png", _png(depth_mm))
         atomic_write_bytes(self.out / "instance" / f"{name}.png", _png(instance.astype(np.uint16)))
         atomic_write_bytes(self.out / "semantic" / f"{name}.png", _png(semantic))
         try:
             os.replace(self.rgb_staging_path(index), self.out / "images" / f"{name}.png")
-            line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        except OSError as exc:
+            raise _as_output_error(exc, self.out / "images" / f"{name}.png") from None
+
+    def append_journal(self, record: dict[str, Any]) -> None:
+        """Mark a frame finished: one line, flushed to disk before the next frame counts."""
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
             with open(self.out / JOURNAL, "ab") as journal:
                 journal.write(line)
                 journal.flush()

@@ -1,7 +1,9 @@
-"""The batch loop: sample -> apply -> render -> read back -> annotate -> write, frame after frame.
+"""The driver of a run: check everything, schedule frames, journal them, assemble COCO at the end.
 
 Everything that can be wrong with the input (scenario, assets, device, output folder) is
-checked before the first frame, so a bad run stops at once and writes nothing half-way.
+checked before the first frame, so a bad run stops at once and writes nothing half-way. Frames
+are rendered in this process, in local worker processes, or on a Ray cluster; whichever, this
+driver is the only writer of the journal and of ``annotations.json``.
 """
 
 from __future__ import annotations
@@ -9,15 +11,13 @@ from __future__ import annotations
 import shutil
 import time
 from collections import defaultdict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from tqdm import tqdm
 
 import simgen
-from simgen.annotate.frame import annotate_frame, plan_frame
 from simgen.assets.resolve import AssetRef, resolve_class_assets
 from simgen.config import load_preset, load_scenario
 from simgen.config.preset import RenderPreset
@@ -26,15 +26,14 @@ from simgen.dataset import manifest as manifest_io
 from simgen.dataset.assemble import assemble_coco
 from simgen.dataset.writer import JOURNAL, SUBDIRS, DatasetWriter
 from simgen.errors import OutputError, SimgenError
-from simgen.run.redirect import redirect_output
-from simgen.sampling.sampler import FrameSampler
-
-STAGES = ("sample", "scene_update", "render", "readback", "amodal", "annotate", "write")
+from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
+from simgen.run.shard import Shard
+from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
 
 
 @dataclass
 class RenderOptions:
-    """What the command line can override on top of the scenario."""
+    """What the command line can override or add on top of the scenario."""
 
     frames: int | None = None
     seed: int | None = None
@@ -42,21 +41,48 @@ class RenderOptions:
     device: str = "auto"
     overwrite: bool = False
     progress: bool = True
+    shard: Shard = field(default_factory=Shard)
+    workers: int = 1
+    gpus: list[int] | None = None
+    recycle_after: int = 0
+    max_failures: int = 0
+    ray_address: str | None = None
 
 
-@dataclass
-class StageTimer:
-    """Total seconds per pipeline stage, so overhead beside the render is visible in every run."""
+OWNED_NAMES = (*SUBDIRS, JOURNAL, "annotations.json", manifest_io.MANIFEST, "ATTRIBUTION.txt", "simgen.log")
 
-    totals: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.totals[name] += time.perf_counter() - start
+class FrameSource(Protocol):
+    """Something that renders frames somewhere and hands back their results."""
+
+    device: str
+
+    def results(self) -> Iterator[FrameResult | FrameFailed]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcess:
+    """Frames rendered one after another in this process (the default, and the fastest on one device)."""
+
+    def __init__(self, spec: RendererSpec, frames: list[int]):
+        self._renderer = FrameRenderer(spec)
+        self._frames = frames
+        self.device = self._renderer.device
+
+    def results(self) -> Iterator[FrameResult | FrameFailed]:
+        import traceback
+
+        for index in self._frames:
+            try:
+                yield self._renderer.render(index)
+            except SimgenError:
+                raise
+            except Exception:  # noqa: BLE001 - one broken frame must not take the run down
+                yield FrameFailed(index, traceback.format_exc(limit=6))
+
+    def close(self) -> None:
+        self._renderer.close()
 
 
 @dataclass
@@ -71,6 +97,7 @@ class RunSummary:
     stage_seconds: dict[str, float]
     device: str
     dropped_objects: int
+    failed_frames: list[int]
 
     def text(self) -> str:
         rate = self.frames_rendered / self.wall_seconds if self.wall_seconds > 0 else 0.0
@@ -79,12 +106,13 @@ class RunSummary:
         overhead = 100.0 * (busy - render - amodal) / busy if busy else 0.0
         resumed = f" ({self.frames_resumed} already there from an earlier run)" if self.frames_resumed else ""
         dropped = f" {self.dropped_objects} object(s) did not fit and were dropped." if self.dropped_objects else ""
+        failed = (f" {len(self.failed_frames)} frame(s) failed ({', '.join(map(str, self.failed_frames[:10]))}); "
+                  f"see simgen.log, and rerun to retry them." if self.failed_frames else "")
         return (f"Rendered {self.frames_rendered} frame(s) in {self.wall_seconds:.1f} s on {self.device} "
                 f"({rate:.2f} frames/s){resumed}. The dataset in {self.out} now holds {self.images} image(s) "
-                f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped} "
+                f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped}{failed} "
                 f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample passes for unoccluded masks); "
-                f"everything else {overhead:.0f}% of the frame time "
-                f"(per-stage seconds in manifest.json).")
+                f"everything else {overhead:.0f}% of the frame time (per-stage seconds in manifest.json).")
 
 
 def resolve_assets(scenario: Scenario) -> dict[str, list[AssetRef]]:
@@ -102,97 +130,119 @@ def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, Rend
     return scenario, preset, resolve_assets(scenario)
 
 
-def _check_output(out: Path, identity: str, overwrite: bool) -> None:
+def check_output(out: Path, identity: str, overwrite: bool) -> None:
     """Refuse to mix two datasets in one folder; --overwrite clears simgen's own files only."""
     if not out.exists():
         return
     if not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
     existing = manifest_io.read_manifest(out)
-    ours = [out / n for n in (*SUBDIRS, JOURNAL, "annotations.json", manifest_io.MANIFEST, "ATTRIBUTION.txt",
-                              "simgen.log")]
     if overwrite:
-        for path in ours:
+        for name in OWNED_NAMES:
+            path = out / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         return
     if existing is not None and existing.get("identity") != identity:
         raise OutputError(f"{out} holds a different dataset (scenario '{existing.get('scenario', {}).get('name')}', "
                           f"seed {existing.get('seed')}); choose another -o folder or pass --overwrite")
-    if existing is None and any(out.iterdir()):
+    # No manifest but only simgen's own (empty) folders: a run killed during start-up, safe to continue.
+    if existing is None and any(p.name not in OWNED_NAMES for p in out.iterdir()):
         raise OutputError(f"{out} is not empty and holds no simgen dataset; choose another -o folder "
                           f"or pass --overwrite")
+
+
+def _frame_source(spec: RendererSpec, frames: list[int], options: RenderOptions) -> FrameSource:
+    if options.ray_address is not None:
+        from simgen.run.ray_backend import RayFrames
+
+        return RayFrames(spec, frames, options.ray_address, options.workers)
+    if options.gpus:
+        plans = [WorkerPlan(spec, [gpu]) for gpu in options.gpus]
+    elif options.workers > 1:
+        preset = spec.preset if spec.preset.threads else spec.preset.model_copy(
+            update={"threads": threads_per_worker(options.workers)})
+        plans = [WorkerPlan(replace(spec, preset=preset), None) for _ in range(options.workers)]
+    else:
+        return InProcess(spec, frames)
+    pool = WorkerPool(plans, frames, options.recycle_after)
+    try:
+        pool.wait_ready()
+    except BaseException:
+        pool.close()
+        raise
+    return pool
+
+
+def _log_failure(out: Path, failure: FrameFailed) -> None:
+    with open(out / "simgen.log", "a", encoding="utf-8") as log:
+        log.write(f"\n--- frame {failure.index} failed ---\n{failure.message}\n")
 
 
 def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> RunSummary:
     wall_start = time.perf_counter()
     scenario, preset, assets = prepare(scenario_path, options)
     identity = manifest_io.identity_hash(scenario, preset)
-    _check_output(out, identity, options.overwrite)
+    check_output(out, identity, options.overwrite)
     all_refs = [ref for refs in assets.values() for ref in refs]
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "simgen.log"
-
-    from simgen.blender.backend import BlenderBackend  # bpy loads only when a render is really asked for
-    import bpy
-
+    writer = DatasetWriter(out)
+    writer.repair()
+    done = writer.finished_frames()
+    frames = options.shard.frames(scenario.frames)
+    todo = [i for i in frames if i not in done]
+    spec = RendererSpec(scenario, preset, assets, out, options.device)
     try:
-        with redirect_output(log_path):
-            backend = BlenderBackend(preset, options.device)
-            bounds = backend.load_assets(all_refs)
+        source = _frame_source(spec, todo, options)
     except SimgenError:
         if created:  # leave no trace of a run that never started
             shutil.rmtree(out, ignore_errors=True)
         raise
-    sampler = FrameSampler(scenario, assets, bounds, preset.resolution)
-    writer = DatasetWriter(out)
-    manifest = manifest_io.build_manifest(scenario, preset, identity, backend.device, bpy.app.version_string,
-                                          all_refs, status="running")
+
+    import bpy  # only for its version string; the frame source has loaded it already if it renders here
+
+    manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, bpy.app.version_string,
+                                          all_refs, status="running",
+                                          extra={"shard": str(options.shard), "workers": options.workers})
     manifest_io.write_manifest(out, manifest)
     manifest_io.write_attribution(out, manifest["licenses"])
 
-    keypoints = {cls.name: cls.keypoints for cls in scenario.classes}
-    done = writer.finished_frames()
-    todo = [i for i in range(scenario.frames) if i not in done]
-    timer = StageTimer()
-    dropped = 0
+    totals: dict[str, float] = defaultdict(float)
+    dropped, rendered, failed = 0, 0, []
     status = "interrupted"
     try:
-        with tqdm(total=scenario.frames, initial=scenario.frames - len(todo), unit="frame", desc="render",
+        with tqdm(total=len(frames), initial=len(frames) - len(todo), unit="frame", desc="render",
                   disable=not options.progress, dynamic_ncols=True) as bar:
-            for index in todo:
-                with timer.stage("sample"):
-                    frame = sampler.sample(index)
-                dropped += len(frame.dropped)
-                with redirect_output(log_path):
-                    with timer.stage("scene_update"):
-                        backend.apply(frame)
-                    with timer.stage("render"):
-                        backend.render()
-                    with timer.stage("readback"):
-                        passes = backend.save_outputs(writer.rgb_staging_path(index))
-                with timer.stage("annotate"):
-                    plan = plan_frame(frame, backend.asset_vertices)
-                with redirect_output(log_path), timer.stage("amodal"):
-                    isolated = backend.render_isolated(plan.isolation_groups)
-                with timer.stage("annotate"):
-                    labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, bounds,
-                                            keypoints, scenario.labels)
-                with timer.stage("write"):
-                    writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic, labels.record)
+            for result in source.results():
+                if isinstance(result, FrameFailed):
+                    failed.append(result.index)
+                    _log_failure(out, result)
+                    bar.set_postfix(failed=len(failed))
+                    if len(failed) > options.max_failures:
+                        raise SimgenError(
+                            f"frame {result.index} failed ({result.message.strip().splitlines()[-1]}); "
+                            f"details in {out / 'simgen.log'}. {rendered + len(done)} finished frame(s) are kept; "
+                            f"rerun the same command to resume, or allow failures with --max-failures N")
+                    continue
+                writer.append_journal(result.record)
+                rendered += 1
+                dropped += result.dropped_objects
+                for stage, seconds in result.stage_seconds.items():
+                    totals[stage] += seconds
                 bar.update(1)
-        status = "complete"
+        status = "complete" if not failed else "complete_with_failures"
     finally:
+        source.close()
         coco = assemble_coco(out, info={"description": scenario.name, "version": simgen.__version__,
                                         "year": time.gmtime().tm_year, "contributor": "simgen",
                                         "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
                              categories=manifest["categories"], licenses=manifest["licenses"], frames=scenario.frames)
         wall = time.perf_counter() - wall_start
-        manifest.update(status=status, images=len(coco["images"]), annotations=len(coco["annotations"]),
-                        timing={"wall_seconds": round(wall, 4), "frames_rendered": len(todo) if status == "complete"
-                                else None, "stage_seconds": {s: round(timer.totals.get(s, 0.0), 4) for s in STAGES}})
+        manifest.update(status=status, device=source.device, images=len(coco["images"]),
+                        annotations=len(coco["annotations"]), failed_frames=failed,
+                        timing={"wall_seconds": round(wall, 4), "frames_rendered": rendered,
+                                "stage_seconds": {s: round(totals.get(s, 0.0), 4) for s in STAGES}})
         manifest_io.write_manifest(out, manifest)
-        backend.close()
-    return RunSummary(out=out, frames_total=scenario.frames, frames_rendered=len(todo), frames_resumed=len(done),
+    return RunSummary(out=out, frames_total=len(frames), frames_rendered=rendered, frames_resumed=len(frames) - len(todo),
                       images=len(coco["images"]), annotations=len(coco["annotations"]), wall_seconds=wall,
-                      stage_seconds=dict(timer.totals), device=backend.device, dropped_objects=dropped)
+                      stage_seconds=dict(totals), device=source.device, dropped_objects=dropped, failed_frames=failed)

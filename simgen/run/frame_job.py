@@ -1,0 +1,110 @@
+"""One process's share of a run: a Blender scene that turns frame indices into finished frame files.
+
+The same class serves the in-process loop, local worker processes and Ray tasks, so every
+execution mode renders a frame in exactly the same way. It writes a frame's files but not its
+journal line: the journal has a single writer (the driver), so lines never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from simgen.annotate.frame import annotate_frame, plan_frame
+from simgen.assets.resolve import AssetRef
+from simgen.config.preset import RenderPreset
+from simgen.config.scenario import Scenario
+from simgen.dataset.writer import DatasetWriter
+from simgen.run.redirect import redirect_output
+from simgen.sampling.sampler import FrameSampler
+
+STAGES = ("sample", "scene_update", "render", "readback", "amodal", "annotate", "write")
+
+
+@dataclass
+class FrameResult:
+    index: int
+    record: dict[str, Any]  # the journal line
+    dropped_objects: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RendererSpec:
+    """Everything a process needs to build a FrameRenderer (picklable, so it can cross process bounds)."""
+
+    scenario: Scenario
+    preset: RenderPreset
+    assets: dict[str, list[AssetRef]]
+    out: Path
+    device: str
+    gpu_indices: list[int] | None = None
+
+
+def _forget_inherited_blender_paths() -> None:
+    """A spawned worker inherits its parent's sys.path, which an imported bpy extended with Blender's
+    own script folders; those hold a module also named ``bpy`` that would shadow the real one."""
+    if "bpy" not in sys.modules:
+        marker = f"{os.sep}bpy{os.sep}"
+        sys.path[:] = [p for p in sys.path if marker not in p]
+
+
+class FrameRenderer:
+    """Loads the scene once, then renders, labels and writes any frame asked for."""
+
+    def __init__(self, spec: RendererSpec):
+        _forget_inherited_blender_paths()
+        from simgen.blender.backend import BlenderBackend  # bpy is imported only where frames are rendered
+
+        self.spec = spec
+        self.log_path = spec.out / "simgen.log"
+        with redirect_output(self.log_path):
+            self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
+            self.bounds = self.backend.load_assets([r for refs in spec.assets.values() for r in refs])
+        self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution)
+        self.writer = DatasetWriter(spec.out)
+        self.keypoints = {cls.name: cls.keypoints for cls in spec.scenario.classes}
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    def render(self, index: int) -> FrameResult:
+        seconds: dict[str, float] = {}
+
+        @contextmanager
+        def stage(name: str) -> Iterator[None]:
+            start = time.perf_counter()
+            try:
+                yield
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+        backend = self.backend
+        with stage("sample"):
+            frame = self.sampler.sample(index)
+        with redirect_output(self.log_path):
+            with stage("scene_update"):
+                backend.apply(frame)
+            with stage("render"):
+                backend.render()
+            with stage("readback"):
+                passes = backend.save_outputs(self.writer.rgb_staging_path(index))
+            with stage("annotate"):
+                plan = plan_frame(frame, backend.asset_vertices)
+            with stage("amodal"):
+                isolated = backend.render_isolated(plan.isolation_groups)
+        with stage("annotate"):
+            labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
+                                    self.keypoints, self.spec.scenario.labels)
+        with stage("write"):
+            self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic)
+        return FrameResult(index, labels.record, len(frame.dropped), seconds)
+
+    def close(self) -> None:
+        self.backend.close()

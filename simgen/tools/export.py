@@ -1,0 +1,332 @@
+"""``simgen export``: turn a rendered dataset into the layouts training code expects.
+
+Formats
+  yolo        Ultralytics detection: DEST/images/{train,val,test}/NAME.png, DEST/labels/{split}/NAME.txt
+              with one ``class x_center y_center width height`` line per object (normalized to [0, 1],
+              class = category index from 0 in category order), and DEST/data.yaml.
+  yolo-seg    The same layout, each line ``class x1 y1 x2 y2 ...``: the outer contour of the mask,
+              normalized. YOLO wants one polygon per object, so a mask in several parts (an object
+              split by an occluder) keeps its largest part; parts too small to give 3 points are dropped.
+  coco-split  DEST/annotations_{train,val,test}.json: subsets of annotations.json, unchanged otherwise.
+              Every path in an image record (file_name, depth_file, ...) stays as it is and is relative
+              to DEST, so all three files share one image root, which is what torchvision, Detectron2 and
+              MMDetection take. With DEST = OUT the split files land next to annotations.json and no
+              image is touched; elsewhere every such file is linked into DEST at the same relative path.
+
+Images are hard-linked (no extra disk, and still valid if OUT is later deleted), copied where a hard
+link is impossible (another file system), or symlinked with --link (then DEST breaks if OUT moves).
+
+The split is stratified by the images' ``conditions`` tags: each group of images with the same tags is
+cut by the ratios on its own, so a condition reaches every split it owes at least half an image to. It is
+a pure function of the seed and the image set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+import yaml
+
+from simgen.annotate.instances import decode_rle
+from simgen.dataset.writer import SUBDIRS, atomic_write_bytes, atomic_write_json
+from simgen.errors import OutputError
+
+SPLITS = ("train", "val", "test")
+FORMATS = ("yolo", "yolo-seg", "coco-split")
+DEFAULT_SPLIT = "0.8,0.1,0.1"
+MARKERS = {"yolo": "data.yaml", "yolo-seg": "data.yaml", "coco-split": "annotations_train.json"}
+
+Coco = dict[str, Any]
+Ratios = tuple[float, float, float]
+
+
+def load_coco(out: Path) -> Coco:
+    """The dataset's annotations.json, or an error that says what OUT should be."""
+    path = out / "annotations.json"
+    if not path.is_file():
+        raise OutputError(f"{out} holds no annotations.json; give the folder written by 'simgen render'")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OutputError(f"{path} is not valid JSON ({exc}); "
+                          "rerun the same 'simgen render' command to rebuild it") from None
+
+
+def parse_ratios(text: str) -> Ratios:
+    """TRAIN,VAL,TEST fractions from --split; they must be three non-negative numbers summing to 1."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise OutputError(f"--split {text!r}: expected three non-negative fractions TRAIN,VAL,TEST, "
+                          f"e.g. {DEFAULT_SPLIT}")
+    if abs(sum(values) - 1.0) > 1e-6:
+        raise OutputError(f"--split {text!r}: the fractions sum to {sum(values):g}; they must sum to 1, "
+                          f"e.g. {DEFAULT_SPLIT}")
+    return values  # type: ignore[return-value]
+
+
+def apportion(n: int, ratios: Sequence[float], behind: Sequence[float]) -> list[int]:
+    """Split n items by ratios. Each split first gets the whole items it is owed; the leftovers go
+    first to empty splits owed at least half an item (so 6 images at 0.8,0.1,0.1 give 4/1/1, not
+    5/1/0), then by largest remainder nudged towards splits that are ``behind`` their share overall,
+    so that many small groups still add up to the requested ratios."""
+    quotas = [n * r for r in ratios]
+    counts = [math.floor(q + 1e-9) for q in quotas]
+    eligible = sorted((i for i, r in enumerate(ratios) if r > 0),
+                      key=lambda i: (counts[i] > 0 or quotas[i] < 0.5, -(quotas[i] - counts[i] + behind[i]), i))
+    for i in eligible[:n - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def condition_groups(images: list[dict]) -> dict[tuple[str, ...], list[dict]]:
+    """Images grouped by their sorted condition tags, each group in image-id order."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for image in sorted(images, key=lambda im: im["id"]):
+        groups.setdefault(tuple(sorted(image.get("conditions") or ())), []).append(image)
+    return groups
+
+
+def split_images(images: list[dict], ratios: Sequence[float], seed: int) -> dict[str, list[dict]]:
+    """Deterministic stratified split: each condition group is shuffled with its own seed (so adding
+    a new condition does not reshuffle the others) and cut by the ratios."""
+    splits: dict[str, list[dict]] = {name: [] for name in SPLITS}
+    for key, members in sorted(condition_groups(images).items()):
+        total = sum(len(v) for v in splits.values())
+        behind = [total * r - len(splits[name]) for name, r in zip(SPLITS, ratios)]
+        random.Random(f"{seed}:{json.dumps(key)}").shuffle(members)
+        start = 0
+        for name, count in zip(SPLITS, apportion(len(members), ratios, behind)):
+            splits[name].extend(members[start:start + count])
+            start += count
+    return {name: sorted(members, key=lambda im: im["id"]) for name, members in splits.items()}
+
+
+def place(src: Path, dst: Path, symlink: bool) -> str:
+    """Put src at dst without duplicating bytes where possible; returns how ("hard-linked", ...)."""
+    if not src.is_file():
+        raise OutputError(f"{src} is missing; rerun the same 'simgen render' command to complete the dataset")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.unlink(missing_ok=True)
+    try:
+        if symlink:
+            os.symlink(src.resolve(), dst)
+            return "symlinked"
+        try:
+            os.link(src, dst)
+            return "hard-linked"
+        except OSError:
+            shutil.copyfile(src, dst)
+            return "copied"
+    except OSError as exc:
+        raise OutputError(f"cannot write {dst}: {exc.strerror}") from None
+
+
+def prepare_dest(out: Path, dest: Path, fmt: str, owned: Sequence[str]) -> None:
+    """Refuse a DEST that is (or holds) the dataset or is somebody else's folder, and clear what an
+    earlier export left, so no image can sit in two splits after re-exporting with another seed."""
+    out_r, dest_r = out.resolve(), dest.resolve()
+    if dest_r == out_r or dest_r in out_r.parents:
+        raise OutputError(f"-o {dest} is the dataset folder or contains it; choose another folder, e.g. {out}-{fmt}")
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"-o {dest} exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()) and not (dest / MARKERS[fmt]).is_file():
+        raise OutputError(f"-o {dest} is not empty and holds no earlier '{fmt}' export; choose a new or empty folder")
+    for sub in owned:
+        shutil.rmtree(dest / sub, ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+
+
+def image_files(image: dict) -> list[str]:
+    """Every file an image record points at (file_name and any *_file key), relative to the dataset."""
+    return [value for key, value in image.items() if key == "file_name" or key.endswith("_file")]
+
+
+def annotations_by_image(coco: Coco) -> dict[int, list[dict]]:
+    grouped: dict[int, list[dict]] = {image["id"]: [] for image in coco["images"]}
+    for annotation in coco["annotations"]:
+        grouped.setdefault(annotation["image_id"], []).append(annotation)
+    return grouped
+
+
+def _label_line(cls: int, values: np.ndarray | Sequence[float]) -> str:
+    return " ".join([str(cls), *(f"{min(max(float(v), 0.0), 1.0):.6f}" for v in values)])
+
+
+def yolo_box_line(cls: int, bbox: Sequence[float], width: int, height: int) -> str:
+    """COCO [x, y, w, h] in pixels to YOLO's normalized centre and size."""
+    x, y, w, h = bbox
+    return _label_line(cls, [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height])
+
+
+def largest_contour(mask: np.ndarray) -> np.ndarray | None:
+    """Outer contour (N x 2, pixel x/y) of the mask's largest part with at least 3 points, or None."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    candidates = [c.reshape(-1, 2) for c in contours if len(c) >= 3]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (cv2.contourArea(c), len(c)))
+
+
+def yolo_polygon_line(cls: int, segmentation: dict, width: int, height: int) -> str | None:
+    """The mask as one normalized polygon; pixel indices divided by the size, so that Ultralytics'
+    own rasterization (scale back, cv2.fillPoly) gives the mask again. None if nothing usable."""
+    contour = largest_contour(decode_rle(segmentation))
+    if contour is None:
+        return None
+    return _label_line(cls, (contour / np.array([width, height], dtype=float)).ravel())
+
+
+@dataclass
+class ExportSummary:
+    """What an export did, for the one-line report."""
+
+    fmt: str
+    out: Path
+    dest: Path
+    ratios: Ratios
+    counts: dict[str, int]
+    labels: int = 0
+    skipped: int = 0
+    placed: Counter = field(default_factory=Counter)
+
+    def text(self) -> str:
+        splits = ", ".join(f"{name} {count}" for name, count in self.counts.items())
+        kind = "annotation(s) in split files" if self.fmt == "coco-split" else "label line(s)"
+        parts = [f"Exported {sum(self.counts.values())} image(s) from {self.out} as {self.fmt} into {self.dest}: "
+                 f"{splits}; {self.labels} {kind}"]
+        if self.skipped:
+            parts.append(f"{self.skipped} mask(s) skipped (no part with 3+ contour points)")
+        parts.append(", ".join(f"{n} file(s) {how}" for how, n in sorted(self.placed.items()))
+                     or "no file copied or linked")
+        return "; ".join(parts) + "."
+
+    def empty_splits(self) -> list[str]:
+        """Splits that were asked for (ratio > 0) but got no image: too few images for the ratios."""
+        return [name for name, r in zip(SPLITS, self.ratios) if r > 0 and self.counts[name] == 0]
+
+
+def write_data_yaml(dest: Path, categories: list[dict]) -> None:
+    payload = {"path": str(dest.resolve()), "train": "images/train", "val": "images/val", "test": "images/test",
+               "names": {i: c["name"] for i, c in enumerate(categories)}}
+    header = "# Ultralytics dataset written by 'simgen export'; train with: yolo train data=<this file>\n"
+    atomic_write_bytes(dest / "data.yaml", (header + yaml.safe_dump(payload, sort_keys=False)).encode("utf-8"))
+
+
+def export_yolo(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]], summary: ExportSummary,
+                segment: bool, symlink: bool) -> None:
+    """Images and one label file per image (empty for an image without objects: a background example)."""
+    cls_of = {c["id"]: i for i, c in enumerate(coco["categories"])}
+    by_image = annotations_by_image(coco)
+    for name in SPLITS:
+        (dest / "images" / name).mkdir(parents=True, exist_ok=True)
+        (dest / "labels" / name).mkdir(parents=True, exist_ok=True)
+    for split, images in splits.items():
+        for image in images:
+            source = Path(image["file_name"])
+            summary.placed[place(out / source, dest / "images" / split / source.name, symlink)] += 1
+            lines = []
+            for annotation in by_image[image["id"]]:
+                if annotation.get("iscrowd"):
+                    continue
+                cls = cls_of[annotation["category_id"]]
+                line = (yolo_polygon_line(cls, annotation["segmentation"], image["width"], image["height"]) if segment
+                        else yolo_box_line(cls, annotation["bbox"], image["width"], image["height"]))
+                if line is None:
+                    summary.skipped += 1
+                else:
+                    lines.append(line + "\n")
+            summary.labels += len(lines)
+            atomic_write_bytes(dest / "labels" / split / f"{source.stem}.txt", "".join(lines).encode("ascii"))
+    write_data_yaml(dest, coco["categories"])
+
+
+def export_coco_split(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]], summary: ExportSummary,
+                      symlink: bool) -> None:
+    """annotations_{split}.json whose relative paths resolve against DEST (linking files there unless DEST is OUT)."""
+    in_place = dest.resolve() == out.resolve()
+    for split, images in splits.items():
+        if not in_place:
+            for image in images:
+                for relative in image_files(image):
+                    summary.placed[place(out / relative, dest / relative, symlink)] += 1
+        ids = {image["id"] for image in images}
+        annotations = [a for a in coco["annotations"] if a["image_id"] in ids]
+        summary.labels += len(annotations)
+        info = {**coco.get("info", {}), "split": split}
+        atomic_write_json(dest / f"annotations_{split}.json",
+                          {**coco, "info": info, "images": images, "annotations": annotations})
+
+
+def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 0.1), seed: int = 0,
+                   symlink: bool = False) -> ExportSummary:
+    """Split OUT's images and write them to DEST in the given format."""
+    if fmt not in FORMATS:
+        raise OutputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    coco = load_coco(out)
+    splits = split_images(coco["images"], ratios, seed)
+    summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
+    if fmt == "coco-split":
+        if dest.resolve() != out.resolve():
+            prepare_dest(out, dest, fmt, SUBDIRS)
+        export_coco_split(coco, out, dest, splits, summary, symlink)
+    else:
+        prepare_dest(out, dest, fmt, ["images", "labels"])
+        export_yolo(coco, out, dest, splits, summary, segment=fmt == "yolo-seg", symlink=symlink)
+    return summary
+
+
+def run_export(args: argparse.Namespace) -> int:
+    summary = export_dataset(Path(args.out), Path(args.dest), args.format, parse_ratios(args.split), args.seed,
+                             args.link)
+    print(summary.text())
+    for name in summary.empty_splits():
+        print(f"simgen: warning: the {name} split is empty; {sum(summary.counts.values())} image(s) are too few "
+              f"for --split {args.split}", file=sys.stderr)
+    return 0
+
+
+EPILOG = """examples:
+  simgen export out/quickstart --format yolo -o out/quickstart-yolo
+  simgen export out/ycb --format yolo-seg -o out/ycb-seg --split 0.7,0.2,0.1 --seed 1
+  simgen export out/ycb --format coco-split -o out/ycb      # split files next to annotations.json
+
+The split is stratified by each image's condition tags and depends only on --seed and the images.
+Re-exporting into the same DEST replaces the earlier export's split folders.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export", help="convert a dataset to YOLO, YOLO-seg or train/val/test COCO files",
+        description="Split the images of OUT into train/val/test and write them to DEST as an Ultralytics "
+                    "YOLO dataset (boxes or polygons, with data.yaml) or as three COCO files. Images are "
+                    "hard-linked (copied across file systems), so an export costs almost no disk.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render'")
+    parser.add_argument("--format", required=True, choices=FORMATS,
+                        help="yolo: boxes; yolo-seg: one polygon per object (the largest part of its mask); "
+                             "coco-split: annotations_{train,val,test}.json")
+    parser.add_argument("-o", "--dest", required=True, metavar="DEST",
+                        help="output folder (new or empty, or an earlier export of the same format; "
+                             "for coco-split it may be OUT itself)")
+    parser.add_argument("--split", default=DEFAULT_SPLIT, metavar="TRAIN,VAL,TEST",
+                        help=f"fractions of images per split, summing to 1 (default {DEFAULT_SPLIT})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--link", action="store_true",
+                        help="symlink images instead of hard-linking them (DEST then breaks if OUT moves)")
+    parser.set_defaults(handler=run_export)

@@ -1,0 +1,204 @@
+"""Long-run behaviour: resume after SIGKILL, workers, shards + merge, failures, disk full.
+
+Every run here is a real render; the reference for 'same dataset' is an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY, render
+from simgen.cli import main
+
+QUICKSTART = ROOT / "scenes" / "quickstart.yaml"
+FRAMES = "8"
+
+
+def comparable(out: Path) -> dict:
+    """annotations.json minus its creation date, plus every label image, for frame-by-frame equality."""
+    coco = json.loads((out / "annotations.json").read_text())
+    coco["info"].pop("date_created")
+    pixels = {image["file_name"]: [cv2.imread(str(out / image[key]), cv2.IMREAD_UNCHANGED).tobytes()
+                                   for key in ("instance_file", "semantic_file", "depth_file")]
+              for image in coco["images"]}
+    return {"coco": coco, "pixels": pixels}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("reference") / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES) == 0
+    return comparable(out)
+
+
+def cli_command(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "simgen", "render", str(QUICKSTART), "-o", str(out), "-n", FRAMES,
+            "--render-config", TINY, "--no-progress", *extra]
+
+
+def journal_lines(out: Path) -> int:
+    path = out / "frames.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+@pytest.mark.parametrize("after_frames", [0, 2, 5])
+def test_sigkill_then_rerun_equals_uninterrupted_run(tmp_path: Path, reference: dict, after_frames: int) -> None:
+    out = tmp_path / "out"
+    process = subprocess.Popen(cli_command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while journal_lines(out) < after_frames and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    if after_frames == 0:
+        time.sleep(0.8)  # mid start-up or mid first frame
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert journal_lines(out) < int(FRAMES), "the kill landed before the run finished"
+    finished = subprocess.run(cli_command(out), capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert comparable(out) == reference
+
+
+def test_half_written_journal_line_is_repaired(tmp_path: Path, reference: dict) -> None:
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", "3") == 0
+    with open(out / "frames.jsonl", "ab") as journal:
+        journal.write(b'{"image": {"frame_index": 3, "file_na')  # what SIGKILL mid-append leaves
+    assert render(QUICKSTART, out, "-n", FRAMES) == 0
+    assert comparable(out) == reference
+
+
+def test_two_workers_equal_one_process(tmp_path: Path, reference: dict) -> None:
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES, "--workers", "2", "--recycle-after", "3") == 0
+    assert comparable(out) == reference
+
+
+def test_killed_worker_is_replaced_and_its_frame_redone(tmp_path: Path, reference: dict) -> None:
+    out = tmp_path / "out"
+    driver = subprocess.Popen(cli_command(out, "--workers", "2"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = None
+    deadline = time.time() + 60
+    while victim is None and time.time() < deadline and driver.poll() is None:
+        if journal_lines(out) >= 1:
+            victim = next(iter(_children(driver.pid)), None)
+        time.sleep(0.01)
+    assert victim is not None, "a worker process was running"
+    os.kill(victim, signal.SIGKILL)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 0, err.decode()
+    assert comparable(out) == reference
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of a driver (multiprocessing's spawn children), found through /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_shards_merge_into_the_full_dataset(tmp_path: Path, reference: dict, capsys) -> None:
+    parts = [tmp_path / "part1", tmp_path / "part2"]
+    for k, part in enumerate(parts, start=1):
+        assert render(QUICKSTART, part, "-n", FRAMES, "--shard", f"{k}/2") == 0
+    assert [i["frame_index"] for i in json.loads((parts[1] / "annotations.json").read_text())["images"]] == [1, 3, 5, 7]
+    merged = tmp_path / "merged"
+    assert main(["merge", *map(str, parts), "-o", str(merged)]) == 0
+    assert comparable(merged) == reference
+    other = tmp_path / "other"
+    assert render(QUICKSTART, other, "-n", "2", "--seed", "4") == 0
+    assert main(["merge", str(parts[0]), str(other), "-o", str(tmp_path / "bad")]) == 2
+    assert "different datasets" in capsys.readouterr().err
+
+
+def test_failed_frame_stops_or_is_skipped_and_rerun_fills_it(tmp_path: Path, reference: dict, monkeypatch,
+                                                             capsys) -> None:
+    from simgen.run.frame_job import FrameRenderer
+
+    real_render = FrameRenderer.render
+
+    def flaky(self, index):
+        if index == 2:
+            raise RuntimeError("Cycles: out of memory (injected)")
+        return real_render(self, index)
+
+    monkeypatch.setattr(FrameRenderer, "render", flaky)
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES) == 2
+    err = capsys.readouterr().err
+    assert "frame 2 failed (RuntimeError: Cycles: out of memory (injected))" in err and "Traceback" not in err
+    coco = json.loads((out / "annotations.json").read_text())
+    assert [i["frame_index"] for i in coco["images"]] == [0, 1], "frames finished before the failure are kept"
+    assert "injected" in (out / "simgen.log").read_text()
+
+    assert render(QUICKSTART, out, "-n", FRAMES, "--max-failures", "1") == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["failed_frames"] == [2] and manifest["status"] == "complete_with_failures"
+
+    monkeypatch.setattr(FrameRenderer, "render", real_render)
+    assert render(QUICKSTART, out, "-n", FRAMES) == 0
+    assert comparable(out) == reference
+
+
+def test_disk_full_is_reported_and_finished_frames_kept(tmp_path: Path, monkeypatch, capsys) -> None:
+    from simgen.dataset import writer as writer_module
+
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def replace_until_full(src, dst):
+        if str(dst).endswith("000003.png") and "depth" in str(dst):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        calls["n"] += 1
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(writer_module.os, "replace", replace_until_full)
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES) == 2
+    err = capsys.readouterr().err
+    assert "disk full while writing" in err and "Traceback" not in err
+    monkeypatch.setattr(writer_module.os, "replace", real_replace)
+    coco = json.loads((out / "annotations.json").read_text())
+    assert [i["frame_index"] for i in coco["images"]] == [0, 1, 2]
+    assert not list((out / "depth").glob(".*tmp*")), "no half-written file is left behind"
+
+
+def test_assemble_command_rebuilds_coco(tmp_path: Path, reference: dict) -> None:
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES) == 0
+    (out / "annotations.json").unlink()
+    assert main(["assemble", str(out)]) == 0
+    assert comparable(out) == reference
+
+
+def test_ray_local_cluster(tmp_path: Path, reference: dict) -> None:
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    assert render(QUICKSTART, out, "-n", FRAMES, "--ray", "--workers", "2") == 0
+    assert comparable(out) == reference
+    import ray
+
+    ray.shutdown()
+
+
+def test_bad_shard_argument(capsys, tmp_path: Path) -> None:
+    assert render(QUICKSTART, tmp_path / "o", "--shard", "3/2") == 2
+    assert "K must be between 1 and N" in capsys.readouterr().err
