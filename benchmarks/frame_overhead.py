@@ -28,8 +28,8 @@ def raw_render_seconds(scenario_path: Path, preset_name: str, frames: int, devic
     scenario, preset, assets = prepare(scenario_path, RenderOptions(frames=frames, render_config=preset_name))
     with redirect_output(log):
         backend = BlenderBackend(preset, device)
-        bounds = backend.load_assets([r for refs in assets.values() for r in refs])
-    sampler = FrameSampler(scenario, assets, bounds, preset.resolution)
+        bounds = backend.load_assets(assets.all())
+    sampler = FrameSampler(scenario, assets, bounds, preset.resolution, backend.asset_vertices)
     times = []
     for index in range(frames):
         backend.apply(sampler.sample(index))

@@ -76,7 +76,7 @@ def _check(args: argparse.Namespace) -> int:
     from simgen.run.batch import RenderOptions, prepare
 
     scenario, preset, assets = prepare(Path(args.scenario), RenderOptions(render_config=args.render_config))
-    n_assets = sum(len(v) for v in assets.values())
+    n_assets = len(assets.all())
     print(f"{args.scenario}: OK. Scenario '{scenario.name}', {len(scenario.classes)} class(es) "
           f"({', '.join(c.name for c in scenario.classes)}), {n_assets} asset file(s), {scenario.frames} frame(s), "
           f"seed {scenario.seed}, preset '{preset.name}' at {preset.resolution[0]}x{preset.resolution[1]}, "

@@ -20,7 +20,7 @@ UNIT = AssetBounds((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
 def sampler(name="quickstart.yaml") -> FrameSampler:
     scenario = load_scenario(ROOT / "scenes" / name)
     assets = resolve_assets(scenario)
-    bounds = {ref.key: UNIT for refs in assets.values() for ref in refs}
+    bounds = {ref.key: UNIT for ref in assets.all()}
     return FrameSampler(scenario, assets, bounds, (160, 120))
 
 

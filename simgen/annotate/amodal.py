@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simgen.sampling.frame_spec import ObjectSpec
+from simgen.sampling.frame_spec import DistractorParams, ObjectSpec
 from simgen.sampling.geometry import euler_xyz_matrix
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in COCO pixel-edge coordinates
@@ -19,10 +19,10 @@ NEAR_PLANE_M = 1e-3
 JITTER_MARGIN_PX = 2.0  # a pixel's label comes from one jittered sample inside the pixel filter
 
 
-def world_points(obj: ObjectSpec, local_points: np.ndarray) -> np.ndarray:
-    """Asset-local points placed as the object is in this frame."""
+def world_points(obj: ObjectSpec | DistractorParams, local_points: np.ndarray) -> np.ndarray:
+    """Asset-local points placed as the object is in this frame (scale may differ per axis)."""
     rotation = euler_xyz_matrix(*obj.rotation_euler)
-    return (np.asarray(local_points, float) * obj.scale) @ rotation.T + np.asarray(obj.location)
+    return (np.asarray(local_points, float) * np.asarray(obj.scale, float)) @ rotation.T + np.asarray(obj.location)
 
 
 def camera_points(points_world: np.ndarray, world_to_camera: np.ndarray) -> np.ndarray:
@@ -55,14 +55,18 @@ def _overlap(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def isolation_groups(extents: dict[int, Rect | None], width: int, height: int) -> list[list[int]]:
+def isolation_groups(extents: dict[int, Rect | None], width: int, height: int,
+                     occluders: list[Rect | None] = ()) -> list[list[int]]:
     """Instances that need an isolated render, packed into passes of mutually non-overlapping extents.
 
-    An instance whose (in-frame) extent overlaps no other instance's needs no pass at all.
+    An instance whose (in-frame) extent overlaps no other instance's and no unlabeled occluder's
+    needs no pass at all.
     """
     clipped = {i: _clip(r, width, height) for i, r in extents.items()}
     clipped = {i: r for i, r in clipped.items() if r is not None}
-    needy = sorted(i for i, r in clipped.items() if any(_overlap(r, s) for j, s in clipped.items() if j != i))
+    blockers = [c for c in (_clip(r, width, height) for r in occluders) if c is not None]
+    needy = sorted(i for i, r in clipped.items()
+                   if any(_overlap(r, s) for j, s in clipped.items() if j != i) or any(_overlap(r, b) for b in blockers))
     groups: list[list[int]] = []
     for instance_id in needy:
         for group in groups:

@@ -39,10 +39,12 @@ class FrameLabels:
 def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
     width, height = frame.camera.resolution
-    extents = {obj.instance_id: projected_extent(camera_points(world_points(obj, vertices[obj.asset]),
-                                                               world_to_camera), K)
-               for obj in frame.objects}
-    return FramePlan(extents, isolation_groups(extents, width, height))
+    def extent(thing) -> Rect | None:
+        return projected_extent(camera_points(world_points(thing, vertices[thing.asset]), world_to_camera), K)
+
+    extents = {obj.instance_id: extent(obj) for obj in frame.objects}
+    occluders = [extent(d) for d in frame.distractors]
+    return FramePlan(extents, isolation_groups(extents, width, height, occluders))
 
 
 def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, depth: np.ndarray,

@@ -8,11 +8,14 @@ the object index together; instance ids are written into ``pass_index`` right be
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import bpy
 import numpy as np
@@ -21,9 +24,11 @@ from mathutils import Matrix, Vector
 
 from simgen.assets.resolve import AssetRef
 from simgen.blender.device import configure_device
+from simgen.blender.materials import SurfaceMaterial
+from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
 from simgen.errors import AssetError
-from simgen.sampling.frame_spec import AssetBounds, FrameSpec, GroundParams, MaterialParams, SunParams, WorldParams
+from simgen.sampling.frame_spec import AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 
@@ -36,9 +41,37 @@ class RenderPasses:
     instance: np.ndarray  # int32 instance id per pixel; 0 = background / unlabeled
 
 
-def _socket(sockets, identifier: str):
-    """Socket by identifier: Mix nodes have several inputs named 'A', one per data type."""
-    return next(socket for socket in sockets if socket.identifier == identifier)
+# The up axis each importer assumes when a file does not say; glTF, FBX and USD files declare their own.
+IMPORTER_UP = {".obj": "Y", ".ply": "Z", ".stl": "Z", ".blend": "Z"}
+Y_UP_TO_Z_UP = Matrix(((1, 0, 0, 0), (0, 0, -1, 0), (0, 1, 0, 0), (0, 0, 0, 1)))  # exact: (x, y, z) -> (x, -z, y)
+
+
+def mesh_vertices(mesh: bpy.types.Mesh) -> np.ndarray:
+    """Vertex positions as an (N, 3) float64 array, read in one call."""
+    vertices = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
+    mesh.vertices.foreach_get("co", vertices)
+    return vertices.reshape(-1, 3)
+
+
+def axis_correction(up_axis: str | None, suffix: str) -> Matrix:
+    """What turns an import made under the importer's up-axis assumption into one Z up, given the file's real one."""
+    assumed = IMPORTER_UP.get(suffix)
+    if up_axis is None or assumed is None or up_axis == assumed:
+        return Matrix.Identity(4)
+    return Y_UP_TO_Z_UP if up_axis == "Y" else Y_UP_TO_Z_UP.inverted()
+
+
+def _normalise(mesh: bpy.types.Mesh, ref: AssetRef, suffix: str) -> None:
+    """Bake units, up axis and real size into the mesh once, so bounds and every later stage see metres, Z up."""
+    matrix = Matrix.Scale(ref.scale, 4) @ axis_correction(ref.up_axis, suffix)
+    if matrix != Matrix.Identity(4):
+        mesh.transform(matrix)
+    if ref.size_m is not None:
+        vertices = mesh_vertices(mesh)
+        longest = float(np.ptp(vertices, axis=0).max()) if len(vertices) else 0.0
+        if longest > 0:
+            mesh.transform(Matrix.Scale(ref.size_m / longest, 4))
+    mesh.update()
 
 
 def _hdri_dir() -> Path:
@@ -65,12 +98,15 @@ class BlenderBackend:
         self._collection = bpy.data.collections.new("simgen_objects")
         self.scene.collection.children.link(self._collection)
         self._library: dict[str, bpy.types.Object] = {}
-        self._pools: dict[str, list[bpy.types.Object]] = {}
+        self._pools: dict[str, list[bpy.types.Object]] = {}  # labeled instances, by asset
+        self._distractor_pools: dict[str, list[bpy.types.Object]] = {}  # never labeled, by asset
+        self._materials: dict[str, SurfaceMaterial] = {}  # by object name
+        self._lights: list[bpy.types.Object] = []
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local vertex positions, for amodal extents
         self._build_camera()
         self._build_sun()
-        self._build_world()
+        self.world = World(self.scene, preset.world_map_resolution, self._image)
         self._build_ground()
 
     # ----------------------------------------------------------------- set-up, once per process
@@ -113,37 +149,13 @@ class BlenderBackend:
         self.sun = bpy.data.objects.new("simgen_sun", bpy.data.lights.new("simgen_sun", "SUN"))
         self.scene.collection.objects.link(self.sun)
 
-    def _build_world(self) -> None:
-        world = bpy.data.worlds.new("simgen_world")
-        self.scene.world = world
-        # Blender's automatic importance map follows the HDRI size and is rebuilt whenever the world
-        # changes, which costs ~1 s a frame on a CPU; a fixed map is as good for lighting and ~10x cheaper.
-        world.cycles.sampling_method = "MANUAL" if self.preset.world_map_resolution else "NONE"
-        if self.preset.world_map_resolution:
-            world.cycles.sample_map_resolution = self.preset.world_map_resolution
-        nodes, links = world.node_tree.nodes, world.node_tree.links
-        self._background = nodes["Background"]
-        self._env = nodes.new("ShaderNodeTexEnvironment")
-        self._mapping = nodes.new("ShaderNodeMapping")
-        coords = nodes.new("ShaderNodeTexCoord")
-        links.new(coords.outputs["Generated"], self._mapping.inputs["Vector"])
-        links.new(self._mapping.outputs["Vector"], self._env.inputs["Vector"])
-        self._world_links = links
-
     def _build_ground(self) -> None:
         mesh = bpy.data.meshes.new("simgen_ground")
         mesh.from_pydata([(-0.5, -0.5, 0), (0.5, -0.5, 0), (0.5, 0.5, 0), (-0.5, 0.5, 0)], [], [(0, 1, 2, 3)])
         self.ground = bpy.data.objects.new("simgen_ground", mesh)
         self.scene.collection.objects.link(self.ground)
-        material = bpy.data.materials.new("simgen_ground")
-        nodes, links = material.node_tree.nodes, material.node_tree.links
-        self._ground_bsdf = nodes["Principled BSDF"]
-        self._ground_noise = nodes.new("ShaderNodeTexNoise")
-        self._ground_mix = nodes.new("ShaderNodeMix")
-        self._ground_mix.data_type = "RGBA"
-        links.new(self._ground_noise.outputs["Fac"], _socket(self._ground_mix.inputs, "Factor_Float"))
-        links.new(_socket(self._ground_mix.outputs, "Result_Color"), self._ground_bsdf.inputs["Base Color"])
-        mesh.materials.append(material)
+        self._ground_material = SurfaceMaterial("simgen_ground", self._image)
+        mesh.materials.append(self._ground_material.material)
 
     # ----------------------------------------------------------------- assets, once per process
     def load_assets(self, refs: list[AssetRef]) -> dict[str, AssetBounds]:
@@ -156,10 +168,7 @@ class BlenderBackend:
                     obj.data.materials.append(None)
                 self._library[ref.key] = obj
                 self._pools[ref.key] = []
-            mesh = self._library[ref.key].data
-            vertices = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
-            mesh.vertices.foreach_get("co", vertices)
-            vertices = vertices.reshape(-1, 3)
+            vertices = mesh_vertices(self._library[ref.key].data)
             if len(vertices) == 0:
                 raise AssetError(f"asset {ref.key} has no vertices")
             self.asset_vertices[ref.key] = vertices
@@ -190,11 +199,7 @@ class BlenderBackend:
         before = set(bpy.data.objects)
         try:
             if suffix == ".blend":
-                with bpy.data.libraries.load(path, link=False) as (src, dst):
-                    dst.objects = list(src.objects)
-                for obj in dst.objects:
-                    if obj is not None:
-                        self.scene.collection.objects.link(obj)
+                self._append_blend(path, ref)
             else:
                 importer = {
                     ".obj": bpy.ops.wm.obj_import, ".ply": bpy.ops.wm.ply_import, ".stl": bpy.ops.wm.stl_import,
@@ -212,7 +217,29 @@ class BlenderBackend:
                 bpy.data.objects.remove(obj)
         if not meshes:
             raise AssetError(f"asset {ref.key} contains no mesh")
-        return self._to_library(self._join(meshes), ref.key)
+        obj = self._join(meshes)
+        _normalise(obj.data, ref, suffix)
+        return self._to_library(obj, ref.key)
+
+    def _append_blend(self, path: str, ref: AssetRef) -> None:
+        """Bring a .blend's objects into the scene: all of them, or one named collection or object."""
+        with bpy.data.libraries.load(path, link=False) as (src, dst):
+            available = sorted({*src.collections, *src.objects})
+            if ref.member is None or ref.member in src.objects:
+                dst.objects = [ref.member] if ref.member else list(src.objects)
+            elif ref.member in src.collections:
+                dst.collections = [ref.member]
+        if ref.member is not None and not (dst.collections or dst.objects):
+            close = difflib.get_close_matches(ref.member, available, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise AssetError(f"asset {ref.key}: {path} has no collection or object '{ref.member}'{hint} "
+                             f"(it has {', '.join(available) or 'none'})")
+        objects = list(dict.fromkeys(o for c in dst.collections for o in c.all_objects))
+        objects += [o for o in dst.objects if o is not None]
+        for obj in objects:
+            self.scene.collection.objects.link(obj)
+        for collection in dst.collections:  # its objects now live in the scene, to be joined
+            bpy.data.collections.remove(collection)
 
     def _join(self, meshes: list[bpy.types.Object]) -> bpy.types.Object:
         """Bake each part's transform into its mesh and merge them: one asset, one object, one id."""
@@ -239,59 +266,77 @@ class BlenderBackend:
 
     # ----------------------------------------------------------------- per frame
     def apply(self, frame: FrameSpec) -> None:
-        """Make the scene show ``frame``: objects, ids, materials, camera, light, world, ground."""
+        """Make the scene show ``frame``: objects, ids, materials, distractors, camera, lights, world, ground."""
         used: dict[str, int] = {}
         for spec in frame.objects:
-            index = used.get(spec.asset, 0)
-            used[spec.asset] = index + 1
-            obj = self._pool_object(spec.asset, index)
-            obj.location = spec.location
-            obj.rotation_euler = spec.rotation_euler
-            obj.scale = (spec.scale,) * 3
+            obj = self._next_from_pool(self._pools, spec.asset, used)
+            self._place(obj, spec.location, spec.rotation_euler, (spec.scale,) * 3, spec.material)
             obj.pass_index = spec.instance_id
-            obj.hide_render = False
-            self._apply_material(obj, spec.material)
-        for key, pool in self._pools.items():
-            for obj in pool[used.get(key, 0):]:
-                obj.hide_render = True
-                obj.pass_index = 0
+        self._hide_unused(self._pools, used)
+        used_distractors: dict[str, int] = {}
+        for distractor in frame.distractors:
+            obj = self._next_from_pool(self._distractor_pools, distractor.asset, used_distractors)
+            self._place(obj, distractor.location, distractor.rotation_euler, distractor.scale, distractor.material)
+            obj.pass_index = 0
+        self._hide_unused(self._distractor_pools, used_distractors)
         self._apply_camera(frame)
         self._apply_sun(frame.sun)
-        self._apply_world(frame.world)
-        self._apply_ground(frame.ground)
+        self._apply_lights(frame.lights)
+        self.world.apply(frame.world, frame.sun)
+        self.ground.hide_render = not frame.ground.enabled
+        self.ground.scale = (frame.ground.size, frame.ground.size, 1.0)
+        self._ground_material.apply(frame.ground.material)
         self.scene.cycles.seed = frame.index
 
-    def _pool_object(self, key: str, index: int) -> bpy.types.Object:
-        pool = self._pools[key]
+    def _next_from_pool(self, pools: dict[str, list[bpy.types.Object]], key: str, used: dict[str, int]):
+        index = used.get(key, 0)
+        used[key] = index + 1
+        pool = pools.setdefault(key, [])
         while len(pool) <= index:
             obj = self._library[key].copy()  # shares the mesh: no geometry is copied
-            obj.name = f"{key.rsplit('/', 1)[-1]}.{len(pool)}"[:60]
-            material = bpy.data.materials.new(f"simgen_object.{len(self._collection.objects)}")
-            material["simgen_sampled"] = True
-            obj["simgen_material"] = material.name
+            obj.name = f"{key.rsplit('/', 1)[-1]}.{len(self._collection.objects)}"[:60]
+            self._materials[obj.name] = SurfaceMaterial(f"simgen_material.{obj.name}", self._image)
             self._collection.objects.link(obj)
             pool.append(obj)
         return pool[index]
 
-    def _apply_material(self, obj: bpy.types.Object, params: MaterialParams) -> None:
-        if params.mode == "keep":
-            for slot in obj.material_slots:
-                slot.link = "DATA"
-            return
-        material = bpy.data.materials[obj["simgen_material"]]
-        bsdf = material.node_tree.nodes["Principled BSDF"]
-        bsdf.inputs["Base Color"].default_value = (*params.base_color, 1.0)
-        bsdf.inputs["Roughness"].default_value = params.roughness
-        bsdf.inputs["Metallic"].default_value = params.metallic
+    def _place(self, obj: bpy.types.Object, location, rotation, scale, material: MaterialParams) -> None:
+        obj.location = location
+        obj.rotation_euler = rotation
+        obj.scale = scale
+        obj.hide_render = False
+        own = self._materials[obj.name]
+        own.apply(material)
         for slot in obj.material_slots:
-            slot.link = "OBJECT"
-            slot.material = material
+            if material.mode == "keep":
+                slot.link = "DATA"
+            else:
+                slot.link = "OBJECT"
+                slot.material = own.material
+
+    @staticmethod
+    def _hide_unused(pools: dict[str, list[bpy.types.Object]], used: dict[str, int]) -> None:
+        for key, pool in pools.items():
+            for obj in pool[used.get(key, 0):]:
+                obj.hide_render = True
+                obj.pass_index = 0
 
     def _apply_camera(self, frame: FrameSpec) -> None:
         cam = frame.camera
         self.camera.matrix_world = Matrix(cam.matrix_world)
-        self.camera.data.lens = cam.focal_length_mm
-        self.camera.data.sensor_width = cam.sensor_width_mm
+        data = self.camera.data
+        data.lens = cam.focal_length_mm
+        data.sensor_width = cam.sensor_width_mm
+        data.shift_x, data.shift_y = cam.shift
+        data.dof.use_dof = cam.f_stop is not None
+        if cam.f_stop is not None:
+            data.dof.aperture_fstop = cam.f_stop
+            data.dof.focus_distance = cam.focus_distance_m
+        view = self.scene.view_settings
+        view.exposure = cam.exposure_ev
+        wanted = cam.view_transform or self.preset.view_transform
+        if view.view_transform != wanted:
+            view.view_transform = wanted
 
     def _apply_sun(self, sun: SunParams | None) -> None:
         self.sun.hide_render = sun is None
@@ -304,73 +349,94 @@ class BlenderBackend:
         self.sun.data.color = sun.color
         self.sun.data.angle = math.radians(sun.angle_deg)
 
-    def _apply_world(self, world: WorldParams) -> None:
-        links, colour = self._world_links, self._background.inputs["Color"]
-        if world.hdri is None:
-            for link in list(colour.links):
-                links.remove(link)
-            colour.default_value = (*world.color, 1.0)
-        else:
-            image = self._image(world.hdri)
-            if self._env.image != image:
-                self._env.image = image
-            self._mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(world.rotation_deg))
-            if not colour.links:
-                links.new(self._env.outputs["Color"], colour)
-        self._background.inputs["Strength"].default_value = world.strength
+    def _apply_lights(self, lights: list[LightParams]) -> None:
+        while len(self._lights) < len(lights):
+            data = bpy.data.lights.new(f"simgen_light.{len(self._lights)}", "POINT")
+            obj = bpy.data.objects.new(data.name, data)
+            self.scene.collection.objects.link(obj)
+            self._lights.append(obj)
+        for obj, light in zip(self._lights, lights):
+            obj.hide_render = False
+            if obj.data.type != light.type.upper():
+                obj.data.type = light.type.upper()
+            obj.location = light.location
+            aim = Vector(light.target) - Vector(light.location)
+            obj.rotation_euler = aim.to_track_quat("-Z", "Y").to_euler()  # lights shine along their -Z
+            obj.data.energy = light.power_w
+            obj.data.color = light.color
+            if light.type == "area":
+                obj.data.size = light.size_m
+            else:
+                obj.data.shadow_soft_size = light.size_m
+            if light.type == "spot":
+                obj.data.spot_size = math.radians(light.spot_angle_deg)
+        for obj in self._lights[len(lights):]:
+            obj.hide_render = True
 
     def _image(self, name_or_path: str) -> bpy.types.Image:
         if name_or_path not in self._images:
             path = Path(name_or_path) if ("/" in name_or_path or "." in name_or_path) else bundled_hdri_path(name_or_path)
             if not path.is_file():
-                raise AssetError(f"HDRI '{name_or_path}' not found (looked for {path})")
+                raise AssetError(f"image '{name_or_path}' not found (looked for {path})")
             self._images[name_or_path] = bpy.data.images.load(str(path), check_existing=True)
         return self._images[name_or_path]
-
-    def _apply_ground(self, ground: GroundParams) -> None:
-        self.ground.hide_render = not ground.enabled
-        self.ground.scale = (ground.size, ground.size, 1.0)
-        _socket(self._ground_mix.inputs, "A_Color").default_value = (*ground.base_color, 1.0)
-        darker = 0.55 if ground.pattern_scale > 0 else 1.0  # no pattern: both ends of the mix are equal
-        _socket(self._ground_mix.inputs, "B_Color").default_value = (*(darker * c for c in ground.base_color), 1.0)
-        self._ground_noise.inputs["Scale"].default_value = max(ground.pattern_scale, 1e-3)
-        self._ground_bsdf.inputs["Roughness"].default_value = ground.roughness
 
     # ----------------------------------------------------------------- render
     def render(self) -> None:
         """One Cycles render: RGB, depth and object index come out of the same pass."""
         bpy.ops.render.render()
 
-    def render_isolated(self, groups: list[list[int]]) -> dict[int, np.ndarray]:
-        """Unoccluded masks: each group of instances rendered without the rest of the scene, at 1 sample.
+    @contextmanager
+    def _label_settings(self) -> Iterator[None]:
+        """A 1-sample, pinhole, bounce-free render: all that labels need, at a fraction of the cost.
 
-        Cycles takes the object index from a pixel's first sample, and that sample's position depends
-        only on the pixel and the seed, not on the scene or the sample count. So an instance seen
-        alone covers exactly its visible pixels plus the ones others hid: visibility is exact.
+        Cycles takes depth and object index from a pixel's first sample, whose position depends only
+        on the pixel and the seed, not on the scene or the sample count; so label passes line up with
+        the main render pixel for pixel.
+        """
+        cycles, dof = self.scene.cycles, self.camera.data.dof
+        saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof)
+        cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
+        dof.use_dof = False
+        try:
+            yield
+        finally:
+            cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof = saved
+
+    def render_labels(self) -> RenderPasses:
+        """Sharp label passes for frames whose RGB is blurred by depth of field (labels follow the pinhole)."""
+        with self._label_settings():
+            bpy.ops.render.render()
+            self._save_exr()
+            return self._read_passes()
+
+    def render_isolated(self, groups: list[list[int]]) -> dict[int, np.ndarray]:
+        """Unoccluded masks: each group of instances rendered without the rest of the scene.
+
+        An instance seen alone covers exactly its visible pixels plus the ones others hid, so
+        visibility is exact (see _label_settings for why the pixels line up).
         """
         if not groups:
             return {}
-        cycles = self.scene.cycles
-        saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces,
-                 self.ground.hide_render)
-        shown = [obj for pool in self._pools.values() for obj in pool if not obj.hide_render]
-        cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
+        pools = (*self._pools.values(), *self._distractor_pools.values())
+        shown = [obj for pool in pools for obj in pool if not obj.hide_render]
+        ground_hidden = self.ground.hide_render
         self.ground.hide_render = True
         masks = {}
         try:
-            for group in groups:
-                members = set(group)
-                for obj in shown:
-                    obj.hide_render = obj.pass_index not in members
-                bpy.ops.render.render()
-                self._save_exr()
-                instance = self._read_passes().instance
-                masks.update({i: instance == i for i in group})
+            with self._label_settings():
+                for group in groups:
+                    members = set(group)
+                    for obj in shown:
+                        obj.hide_render = obj.pass_index not in members
+                    bpy.ops.render.render()
+                    self._save_exr()
+                    instance = self._read_passes().instance
+                    masks.update({i: instance == i for i in group})
         finally:
             for obj in shown:
                 obj.hide_render = False
-            (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces,
-             self.ground.hide_render) = saved
+            self.ground.hide_render = ground_hidden
         return masks
 
     def _save_exr(self) -> None:

@@ -56,13 +56,42 @@ class ColorHSV(StrictModel):
     value: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.3, 0.9)))
 
 
-class MaterialSpec(StrictModel):
-    """How a labeled object is shaded: ``sampled`` replaces the asset's material, ``keep`` leaves it."""
+PATTERNS = ("noise", "voronoi", "wave", "brick", "checker", "magic")
 
-    mode: Literal["sampled", "keep"] = "sampled"
+
+class MaterialSpec(StrictModel):
+    """How a surface is shaded.
+
+    ``sampled``: one flat colour; ``procedural``: two colours mixed by a sampled pattern with bump;
+    ``image``: a random image texture from ``textures``; ``keep``: the asset's own material.
+    """
+
+    mode: ChoiceDist = Field(default_factory=lambda: Distribution("constant", ("sampled",)),
+                             description="sampled, procedural, image or keep (or {choice: [...]})")
     color: ColorHSV = Field(default_factory=ColorHSV)
     roughness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.2, 0.9)))
     metallic: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    pattern: ChoiceDist = Field(default_factory=lambda: Distribution("choice", PATTERNS),
+                                description=f"procedural pattern: {', '.join(PATTERNS)}")
+    pattern_scale: Positive = Field(default_factory=lambda: Distribution("loguniform", (2.0, 30.0)))
+    bump: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)),
+                              description="bump strength 0..1 for procedural patterns")
+    textures: str | None = Field(None, description="folder or glob of images for mode: image "
+                                                   "(relative to the scenario file)")
+
+    @model_validator(mode="after")
+    def _known_modes(self) -> "MaterialSpec":
+        for value in self.mode.params:
+            if value not in ("sampled", "procedural", "image", "keep"):
+                raise PydanticCustomError("material_mode", "unknown material mode '{mode}'; use sampled, "
+                                          "procedural, image or keep", {"mode": value})
+        for value in self.pattern.params:
+            if value not in PATTERNS:
+                raise PydanticCustomError("pattern", "unknown pattern '{p}'; use {all}",
+                                          {"p": value, "all": ", ".join(PATTERNS)})
+        if "image" in self.mode.params and not self.textures:
+            raise PydanticCustomError("textures", "mode image needs textures: a folder or glob of images", {})
+        return self
 
 
 class KeypointSpec(StrictModel):
@@ -96,14 +125,21 @@ class ClassSpec(StrictModel):
                             description="uniform scale factor applied to the asset")
     position: Vector3 | None = Field(
         default=None, description="sampled position (metres) instead of scatter placement; pins a pose exactly")
+    rotation: Literal["upright", "free"] = Field(
+        "upright", description="upright: random yaw only; free: uniform over all 3D rotations")
     rotation_deg: Vector3 | None = Field(
-        default=None, description="XYZ Euler rotation in degrees; default: random yaw, upright")
+        default=None, description="XYZ Euler rotation in degrees (overrides rotation)")
+    size_m: Positive | None = Field(
+        default=None, description="scale each asset so its longest side is this many metres (before scale)")
     material: MaterialSpec = Field(default_factory=MaterialSpec)
     keypoints: KeypointSpec | None = None
 
 
 class PlacementSpec(StrictModel):
-    """Scatter of labeled objects on the ground without interpenetration."""
+    """Labeled objects on the ground without interpenetration: random scatter or a jittered grid."""
+
+    mode: Literal["scatter", "grid"] = "scatter"
+    grid_jitter: float = Field(0.2, ge=0, le=0.5, description="grid: random offset as a fraction of a cell")
 
     area: tuple[float, float] = Field((1.0, 1.0), description="width and depth (metres) of the area, centred on the origin")
     min_gap: float = Field(0.01, ge=0, description="minimum clearance between object footprints (metres)")
@@ -138,19 +174,62 @@ class FixedPose(StrictModel):
     roll_deg: float = 0.0
 
 
+class BandPose(StrictModel):
+    """Camera anywhere in a box at a height band, looking along a sampled heading (a vehicle or a person)."""
+
+    x: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-1.0, 1.0)))
+    y: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-6.0, -4.0)))
+    height: FloatDist = Field(default_factory=lambda: Distribution("uniform", (1.2, 1.8)))
+    yaw_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (80.0, 100.0)),
+                               description="heading; 90 looks along +y")
+    pitch_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-15.0, 0.0)))
+    roll_deg: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+
+
+class Intrinsics(StrictModel):
+    """A real camera's OpenCV matrix, for the preset's resolution (pixel centres at integers)."""
+
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+
+
+class DepthOfField(StrictModel):
+    p: float = Field(0.0, ge=0, le=1, description="probability that a frame has depth of field")
+    f_stop: Positive = Field(default_factory=lambda: Distribution("loguniform", (1.4, 8.0)))
+    focus: Literal["objects", "distance"] = "objects"
+    focus_distance_m: Positive = Field(default_factory=lambda: Distribution("uniform", (1.0, 5.0)))
+
+
 class CameraSpec(StrictModel):
-    """Intrinsics (focal length on a sensor) and a pose sampler."""
+    """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
     focal_length_mm: Positive = Field(default_factory=lambda: Distribution("constant", (35.0,)))
     sensor_width_mm: float = Field(36.0, gt=0)
+    fov_deg: Positive | None = Field(None, description="horizontal field of view; overrides focal_length_mm")
+    K: Intrinsics | None = Field(None, description="full intrinsics; overrides focal length and field of view")
     orbit: OrbitPose | None = None
     fixed: FixedPose | None = None
+    band: BandPose | None = None
+    look_at_jitter_m: NonNegative = Field(default_factory=lambda: Distribution("constant", (0.0,)),
+                                          description="random offset of the look-at point (orbit)")
+    min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
+                                                            "object centres projects into the image")
+    max_pose_tries: int = Field(25, ge=1)
+    exposure_ev: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)),
+                                   description="exposure in stops (night shots: negative)")
+    view_transform: ChoiceDist | None = Field(None, description="Standard, AgX, Filmic, Khronos PBR Neutral; "
+                                                                "default: the preset's")
+    dof: DepthOfField = Field(default_factory=DepthOfField)
 
     @model_validator(mode="after")
     def _one_pose(self) -> "CameraSpec":
-        if self.orbit is not None and self.fixed is not None:
-            raise PydanticCustomError("camera_pose", "give either orbit or fixed, not both", {})
-        if self.orbit is None and self.fixed is None:
+        given = [name for name in ("orbit", "fixed", "band") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise PydanticCustomError("camera_pose", "give one camera pose sampler, not {given}",
+                                      {"given": " and ".join(given)})
+        if not given:
             self.orbit = OrbitPose()
         return self
 
@@ -165,18 +244,51 @@ class SunSpec(StrictModel):
                                    description="angular diameter; larger gives softer shadows")
 
 
+class LightsSpec(StrictModel):
+    """Extra point, spot and area lights on a shell around the scene, all aimed at it."""
+
+    count: Count = Field(default_factory=lambda: Distribution("uniform", (0, 2), integer=True))
+    type: ChoiceDist = Field(default_factory=lambda: Distribution("choice", ("point", "spot", "area")))
+    distance: Positive = Field(default_factory=lambda: Distribution("uniform", (1.5, 4.0)))
+    elevation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (15.0, 75.0)))
+    azimuth_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
+    power_w: NonNegative = Field(default_factory=lambda: Distribution("loguniform", (50.0, 800.0)))
+    color_temperature_k: Positive = Field(default_factory=lambda: Distribution("uniform", (2700.0, 7000.0)))
+    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.05, 1.0)))
+    spot_angle_deg: Positive = Field(default_factory=lambda: Distribution("uniform", (30.0, 90.0)))
+
+    @model_validator(mode="after")
+    def _known_types(self) -> "LightsSpec":
+        for value in self.type.params:
+            if value not in ("point", "spot", "area"):
+                raise PydanticCustomError("light_type", "unknown light type '{t}'; use point, spot or area",
+                                          {"t": value})
+        return self
+
+
 BUNDLED_HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
 
 
 class WorldSpec(StrictModel):
-    """Environment light and background: a bundled HDRI by name, an HDRI file, or a plain colour."""
+    """Environment light and background: an HDRI (bundled, file or folder), a physical sky, or a colour."""
 
+    type: ChoiceDist = Field(default_factory=lambda: Distribution("constant", ("hdri",)),
+                             description="hdri, sky (follows the sun) or color")
     hdri: ChoiceDist | None = Field(
         default_factory=lambda: Distribution("choice", BUNDLED_HDRIS),
-        description=f"one of {', '.join(BUNDLED_HDRIS)}, or a path to an .exr/.hdr file; null for a plain colour")
+        description=f"one of {', '.join(BUNDLED_HDRIS)}, or a path/glob of .exr/.hdr files; null = plain colour")
     strength: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.5, 1.5)))
     rotation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
-    color: tuple[float, float, float] = Field((0.05, 0.05, 0.05), description="linear RGB when hdri is null")
+    color: tuple[float, float, float] | ColorHSV = Field(
+        (0.05, 0.05, 0.05), description="linear RGB, or {hue, saturation, value} ranges for a random colour")
+
+    @model_validator(mode="after")
+    def _known_types(self) -> "WorldSpec":
+        for value in self.type.params:
+            if value not in ("hdri", "sky", "color"):
+                raise PydanticCustomError("world_type", "unknown world type '{t}'; use hdri, sky or color",
+                                          {"t": value})
+        return self
 
 
 class GroundSpec(StrictModel):
@@ -184,12 +296,50 @@ class GroundSpec(StrictModel):
 
     enabled: bool = True
     size: float = Field(20.0, gt=0, description="edge length of the square ground plane (metres)")
-    color: ColorHSV = Field(default_factory=lambda: ColorHSV(
-        hue=Distribution("uniform", (0.0, 1.0)), saturation=Distribution("uniform", (0.0, 0.3)),
-        value=Distribution("uniform", (0.2, 0.6))))
-    roughness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.4, 1.0)))
-    pattern_scale: NonNegative = Field(default_factory=lambda: Distribution("uniform", (2.0, 20.0)),
-                                       description="scale of the procedural noise texture; 0 for a plain colour")
+    material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
+        mode=Distribution("constant", ("procedural",)),
+        color=ColorHSV(hue=Distribution("uniform", (0.0, 1.0)), saturation=Distribution("uniform", (0.0, 0.3)),
+                       value=Distribution("uniform", (0.2, 0.6))),
+        roughness=Distribution("uniform", (0.4, 1.0)), bump=Distribution("uniform", (0.0, 0.3))))
+
+
+class DistractorSpec(StrictModel):
+    """Unlabeled clutter: never labeled, but it hides labeled objects exactly as it would in reality."""
+
+    count: Count = Field(default_factory=lambda: Distribution("constant", (0,), integer=True))
+    shapes: ChoiceDist = Field(default_factory=lambda: Distribution(
+        "choice", ("primitive:cube", "primitive:sphere", "primitive:cylinder", "primitive:cone", "primitive:torus")),
+        description="asset strings (primitives, ycb:, files) to draw distractors from")
+    scale: Positive = Field(default_factory=lambda: Distribution("uniform", (0.1, 0.4)))
+    deform: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)),
+                                description="per-axis stretch: each axis scaled by 1 +- this")
+    near_camera: float = Field(0.0, ge=0, le=1, description="fraction of distractors floating between the "
+                                                            "camera and the objects, as occluders")
+    material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
+        mode=Distribution("choice", ("sampled", "procedural"))))
+
+
+class EffectSpec(StrictModel):
+    """One post-render sensor effect: applied with probability ``p``, strength sampled."""
+
+    p: float = Field(0.0, ge=0, le=1)
+    amount: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+
+
+class SensorSpec(StrictModel):
+    """Camera imperfections applied to the rendered image (labels are unaffected)."""
+
+    noise: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.005, 0.03))),
+                              description="amount: std of Gaussian noise on linear intensities")
+    exposure_error: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (-1, 1))),
+                                       description="amount: stops")
+    vignetting: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.1, 0.5))),
+                                   description="amount: darkening at the corners, 0..1")
+    chromatic_aberration: EffectSpec = Field(
+        default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.5, 2.0))),
+        description="amount: red/blue shift at the corners in pixels")
+    jpeg: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (30, 90))),
+                             description="amount: JPEG quality")
 
 
 class LabelSpec(StrictModel):
@@ -215,8 +365,11 @@ class Scenario(StrictModel):
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     camera: CameraSpec = Field(default_factory=CameraSpec)
     sun: SunSpec | None = Field(default_factory=SunSpec)
+    lights: LightsSpec | None = None
     world: WorldSpec = Field(default_factory=WorldSpec)
     ground: GroundSpec = Field(default_factory=GroundSpec)
+    distractors: DistractorSpec | None = None
+    sensor: SensorSpec | None = None
     labels: LabelSpec = Field(default_factory=LabelSpec)
 
     _source: Path | None = PrivateAttr(default=None)

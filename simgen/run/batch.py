@@ -18,7 +18,8 @@ from typing import Iterator, Protocol
 from tqdm import tqdm
 
 import simgen
-from simgen.assets.resolve import AssetRef, resolve_class_assets
+from simgen.assets.resolve import resolve_asset, resolve_class_assets
+from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
@@ -101,7 +102,7 @@ class RunSummary:
 
     def text(self) -> str:
         rate = self.frames_rendered / self.wall_seconds if self.wall_seconds > 0 else 0.0
-        render, amodal = self.stage_seconds.get("render", 0.0), self.stage_seconds.get("amodal", 0.0)
+        render, amodal = self.stage_seconds.get("render", 0.0), self.stage_seconds.get("label_passes", 0.0)
         busy = sum(self.stage_seconds.values())
         overhead = 100.0 * (busy - render - amodal) / busy if busy else 0.0
         resumed = f" ({self.frames_resumed} already there from an earlier run)" if self.frames_resumed else ""
@@ -111,15 +112,19 @@ class RunSummary:
         return (f"Rendered {self.frames_rendered} frame(s) in {self.wall_seconds:.1f} s on {self.device} "
                 f"({rate:.2f} frames/s){resumed}. The dataset in {self.out} now holds {self.images} image(s) "
                 f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped}{failed} "
-                f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample passes for unoccluded masks); "
+                f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample label passes); "
                 f"everything else {overhead:.0f}% of the frame time (per-stage seconds in manifest.json).")
 
 
-def resolve_assets(scenario: Scenario) -> dict[str, list[AssetRef]]:
-    return {cls.name: resolve_class_assets(cls.asset, scenario.source_dir) for cls in scenario.classes}
+def resolve_assets(scenario: Scenario) -> SceneAssets:
+    base = scenario.source_dir
+    distractors = {}
+    if scenario.distractors is not None:
+        distractors = {str(shape): resolve_asset(str(shape), base) for shape in scenario.distractors.shapes.params}
+    return SceneAssets({cls.name: resolve_class_assets(cls.asset, base) for cls in scenario.classes}, distractors)
 
 
-def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, dict[str, list[AssetRef]]]:
+def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:
     """Load and check everything the run depends on; raises SimgenError with a clear message."""
     scenario = load_scenario(scenario_path)
     if options.frames is not None:
@@ -183,7 +188,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
     scenario, preset, assets = prepare(scenario_path, options)
     identity = manifest_io.identity_hash(scenario, preset)
     check_output(out, identity, options.overwrite)
-    all_refs = [ref for refs in assets.values() for ref in refs]
+    all_refs = assets.all()
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     writer = DatasetWriter(out)

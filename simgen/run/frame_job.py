@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
+
 from simgen.annotate.frame import annotate_frame, plan_frame
-from simgen.assets.resolve import AssetRef
+from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
 from simgen.run.redirect import redirect_output
-from simgen.sampling.sampler import FrameSampler
+from simgen.postprocess.sensor import apply_sensor_effects
+from simgen.sampling.sampler import FrameSampler, stage_rng
 
-STAGES = ("sample", "scene_update", "render", "readback", "amodal", "annotate", "write")
+STAGES = ("sample", "scene_update", "render", "readback", "label_passes", "sensor", "annotate", "write")
 
 
 @dataclass
@@ -40,7 +43,7 @@ class RendererSpec:
 
     scenario: Scenario
     preset: RenderPreset
-    assets: dict[str, list[AssetRef]]
+    assets: SceneAssets
     out: Path
     device: str
     gpu_indices: list[int] | None = None
@@ -65,8 +68,9 @@ class FrameRenderer:
         self.log_path = spec.out / "simgen.log"
         with redirect_output(self.log_path):
             self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
-            self.bounds = self.backend.load_assets([r for refs in spec.assets.values() for r in refs])
-        self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution)
+            self.bounds = self.backend.load_assets(spec.assets.all())
+        self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution,
+                                    self.backend.asset_vertices)
         self.writer = DatasetWriter(spec.out)
         self.keypoints = {cls.name: cls.keypoints for cls in spec.scenario.classes}
 
@@ -95,10 +99,18 @@ class FrameRenderer:
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(self.writer.rgb_staging_path(index))
+            if frame.camera.f_stop is not None:  # blurred RGB: labels come from a sharp 1-sample pass
+                with stage("label_passes"):
+                    passes = backend.render_labels()
             with stage("annotate"):
                 plan = plan_frame(frame, backend.asset_vertices)
-            with stage("amodal"):
+            with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
+        if frame.sensor:
+            with stage("sensor"):
+                staged = self.writer.rgb_staging_path(index)
+                image = apply_sensor_effects(cv2.imread(str(staged)), frame.sensor, stage_rng(frame.seed, index, "noise"))
+                cv2.imwrite(str(staged), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels)

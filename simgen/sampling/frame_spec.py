@@ -26,11 +26,16 @@ class AssetBounds:
 
 @dataclass
 class MaterialParams:
-    mode: str  # "sampled" or "keep"
+    mode: str  # sampled | procedural | image | keep
     base_color: Vec3  # linear RGB
     hsv: Vec3
     roughness: float
     metallic: float
+    second_color: Vec3 = (0.0, 0.0, 0.0)  # procedural: the pattern's other colour
+    pattern: str = "noise"
+    pattern_scale: float = 10.0
+    bump: float = 0.0
+    texture: str | None = None  # image mode: file path
 
 
 @dataclass
@@ -48,6 +53,18 @@ class ObjectSpec:
 
 
 @dataclass
+class DistractorParams:
+    """An unlabeled object: it may hide labeled ones but never gets a label itself."""
+
+    asset: str
+    location: Vec3
+    rotation_euler: Vec3
+    scale: Vec3  # per axis: distractors may be stretched
+    material: MaterialParams
+    near_camera: bool
+
+
+@dataclass
 class CameraParams:
     """Pose in Blender's convention plus the OpenCV-convention matrices written to COCO."""
 
@@ -59,6 +76,12 @@ class CameraParams:
     K: list[list[float]]  # OpenCV intrinsics, pixel centres at integer coordinates
     world_to_camera: list[list[float]]  # OpenCV extrinsics: x right, y down, z forward
     look_at: Vec3
+    shift: tuple[float, float] = (0.0, 0.0)  # Blender lens shift, from a K matrix's principal point
+    exposure_ev: float = 0.0
+    view_transform: str | None = None  # None: the preset's
+    f_stop: float | None = None  # depth of field when set
+    focus_distance_m: float | None = None
+    pose_tries: int = 1
 
 
 @dataclass
@@ -72,8 +95,21 @@ class SunParams:
 
 
 @dataclass
+class LightParams:
+    type: str  # point | spot | area
+    location: Vec3
+    target: Vec3
+    power_w: float
+    color_temperature_k: float
+    color: Vec3
+    size_m: float
+    spot_angle_deg: float
+
+
+@dataclass
 class WorldParams:
-    hdri: str | None  # bundled name or file path; None = plain colour
+    type: str  # hdri | sky | color
+    hdri: str | None  # bundled name or file path
     strength: float
     rotation_deg: float
     color: Vec3
@@ -83,10 +119,7 @@ class WorldParams:
 class GroundParams:
     enabled: bool
     size: float
-    base_color: Vec3
-    hsv: Vec3
-    roughness: float
-    pattern_scale: float
+    material: MaterialParams
 
 
 @dataclass
@@ -100,6 +133,9 @@ class FrameSpec:
     sun: SunParams | None
     world: WorldParams
     ground: GroundParams
+    lights: list[LightParams] = field(default_factory=list)
+    distractors: list[DistractorParams] = field(default_factory=list)
+    sensor: dict[str, float] = field(default_factory=dict)  # applied post-render effects and their amounts
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 

@@ -67,6 +67,28 @@ def euler_xyz_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
     return mz @ my @ mx
 
 
+def matrix_to_euler_xyz(rotation: np.ndarray) -> tuple[float, float, float]:
+    """Inverse of euler_xyz_matrix (Blender's XYZ order)."""
+    ry = math.asin(-min(max(rotation[2, 0], -1.0), 1.0))
+    if abs(rotation[2, 0]) < 0.999999:
+        rx = math.atan2(rotation[2, 1], rotation[2, 2])
+        rz = math.atan2(rotation[1, 0], rotation[0, 0])
+    else:  # gimbal lock: fold all of the remaining turn into z
+        rx, rz = 0.0, math.atan2(-rotation[0, 1], rotation[1, 1])
+    return (rx, ry, rz)
+
+
+def random_rotation(u1: float, u2: float, u3: float) -> np.ndarray:
+    """Uniformly distributed rotation from three uniforms (Shoemake's quaternion method)."""
+    a, b = math.sqrt(1 - u1), math.sqrt(u1)
+    w, x, y, z = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2), b * math.sin(2 * math.pi * u3), \
+        b * math.cos(2 * math.pi * u3)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
 def box_corners(minimum: np.ndarray, maximum: np.ndarray) -> np.ndarray:
     """The 8 corners of an axis-aligned box, shape (8, 3)."""
     lo, hi = np.asarray(minimum, float), np.asarray(maximum, float)

@@ -25,9 +25,11 @@ class Footprint:
     lift: float  # z to add to the origin so the lowest point touches z = 0
 
 
-def footprint(bounds: AssetBounds, rotation_euler: tuple[float, float, float], scale: float) -> Footprint:
-    corners = box_corners(np.array(bounds.minimum) * scale, np.array(bounds.maximum) * scale)
-    rotated = corners @ euler_xyz_matrix(*rotation_euler).T
+def footprint(shape: AssetBounds | np.ndarray, rotation_euler: tuple[float, float, float],
+              scale: float | tuple[float, float, float]) -> Footprint:
+    """From the mesh's vertices when known (exact contact with the ground for any rotation), else its box."""
+    points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+    rotated = (points * np.asarray(scale, float)) @ euler_xyz_matrix(*rotation_euler).T
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
     centre = (lo[:2] + hi[:2]) / 2
     radius = float(np.max(np.linalg.norm(rotated[:, :2] - centre, axis=1)))
@@ -47,8 +49,8 @@ def scatter(
     max_tries: int,
     rng: np.random.Generator,
     occupied: list[Placed] | None = None,
-) -> list[np.ndarray | None]:
-    """Object origins (x, y, z) for each footprint, or None where it did not fit.
+) -> tuple[list[np.ndarray | None], list[Placed]]:
+    """Object origins (x, y, z) for each footprint, or None where it did not fit; and all discs now taken.
 
     Largest objects go first: they are the hardest to fit once the floor fills up.
     """
@@ -64,6 +66,29 @@ def scatter(
                 origin_xy = centre - fp.centre_offset
                 result[index] = np.array([origin_xy[0], origin_xy[1], fp.lift])
                 break
+    return result, placed
+
+
+def grid(footprints: list[Footprint], area: tuple[float, float], min_gap: float, jitter: float,
+         rng: np.random.Generator) -> list[np.ndarray | None]:
+    """Objects on a jittered grid filling the area; an object larger than its cell does not fit."""
+    count = len(footprints)
+    if count == 0:
+        return []
+    cols = max(1, math.ceil(math.sqrt(count * area[0] / area[1])))
+    rows = math.ceil(count / cols)
+    cell_w, cell_d = area[0] / cols, area[1] / rows
+    result: list[np.ndarray | None] = []
+    for index, fp in enumerate(footprints):
+        row, col = divmod(index, cols)
+        slack_w, slack_d = cell_w / 2 - fp.radius - min_gap / 2, cell_d / 2 - fp.radius - min_gap / 2
+        if slack_w < 0 or slack_d < 0:
+            result.append(None)
+            continue
+        centre = np.array([-area[0] / 2 + (col + 0.5) * cell_w + rng.uniform(-1, 1) * min(jitter * cell_w, slack_w),
+                           -area[1] / 2 + (row + 0.5) * cell_d + rng.uniform(-1, 1) * min(jitter * cell_d, slack_d)])
+        origin_xy = centre - fp.centre_offset
+        result.append(np.array([origin_xy[0], origin_xy[1], fp.lift]))
     return result
 
 

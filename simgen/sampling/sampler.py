@@ -1,31 +1,52 @@
 """Scenario + frame index -> FrameSpec, deterministically and without Blender.
 
-Each stage (counts, objects, materials, placement, camera, lighting, world, ground) draws
-from its own generator seeded by (scenario seed, frame index, stage name). Frame *i* is
-therefore the same whichever process renders it, and changing one stage's settings leaves
-every other stage's draws untouched.
+Each stage (counts, objects, materials, placement, camera, lighting, lights, world, ground,
+distractors, sensor) draws from its own generator seeded by (scenario seed, frame index,
+stage name). Frame *i* is therefore the same whichever process renders it, and switching one
+stage on or off leaves every other stage's draws untouched.
 """
 
 from __future__ import annotations
 
+import glob
 import math
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from simgen.assets.resolve import AssetRef
-from simgen.config.scenario import ClassSpec, ColorHSV, Scenario
-from simgen.errors import PlacementError
+from simgen.assets.scene_assets import SceneAssets
+from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario
+from simgen.errors import AssetError, PlacementError
 from simgen.sampling.frame_spec import (
-    AssetBounds, CameraParams, FrameSpec, GroundParams, MaterialParams, ObjectSpec, SunParams, WorldParams)
+    AssetBounds, CameraParams, DistractorParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
+    SunParams, WorldParams)
 from simgen.sampling.geometry import (
-    camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, orbit_location)
-from simgen.sampling.placement import Placed, footprint, scatter, upright_yaw
+    camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
+    orbit_location, project_points, random_rotation)
+from simgen.sampling.placement import Placed, footprint, grid, scatter, upright_yaw
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff", ".webp")
 
 
 def stage_rng(seed: int, frame: int, stage: str) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, frame, zlib.crc32(stage.encode())])
+
+
+def expand_files(pattern: str, base_dir: Path, what: str) -> list[str]:
+    """A file, folder or glob of images, sorted so draws are reproducible."""
+    path = Path(pattern).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    if path.is_dir():
+        candidates = sorted(str(p) for p in path.iterdir())
+    else:
+        candidates = sorted(glob.glob(str(path), recursive=True))
+    files = [c for c in candidates if Path(c).suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise AssetError(f"{what} '{pattern}' matches no image file (looked in {path})")
+    return files
 
 
 @dataclass
@@ -44,23 +65,44 @@ def _hsv(spec: ColorHSV, rng: np.random.Generator) -> tuple[float, float, float]
     return (spec.hue.sample(rng), spec.saturation.sample(rng), spec.value.sample(rng))
 
 
+def _rotation(mode: str, rng: np.random.Generator) -> tuple[float, float, float]:
+    if mode == "free":
+        return matrix_to_euler_xyz(random_rotation(rng.random(), rng.random(), rng.random()))
+    return upright_yaw(rng)
+
+
 class FrameSampler:
     """Samples FrameSpecs for one scenario, given the assets the backend loaded."""
 
-    def __init__(self, scenario: Scenario, assets: dict[str, list[AssetRef]],
-                 bounds: dict[str, AssetBounds], resolution: tuple[int, int]):
+    def __init__(self, scenario: Scenario, assets: SceneAssets, bounds: dict[str, AssetBounds],
+                 resolution: tuple[int, int], hulls: dict[str, np.ndarray] | None = None):
         self.scenario = scenario
         self.assets = assets
         self.bounds = bounds
         self.resolution = resolution
+        self.hulls = hulls or {}  # asset vertices, so tumbled objects touch the ground exactly
+        base = scenario.source_dir
+        self._textures: dict[str, list[str]] = {}
+        for spec in self._material_specs():
+            if spec.textures and spec.textures not in self._textures:
+                self._textures[spec.textures] = expand_files(spec.textures, base, "textures")
+        self._hdris: dict[str, list[str]] = {}
+        if scenario.world.hdri is not None:
+            for name in scenario.world.hdri.params:
+                if "/" in str(name) or "." in str(name):
+                    self._hdris[name] = expand_files(str(name), base, "hdri")
+
+    def _material_specs(self) -> list[MaterialSpec]:
+        sc = self.scenario
+        specs = [c.material for c in sc.classes] + [sc.ground.material]
+        return specs + ([sc.distractors.material] if sc.distractors else [])
 
     def sample(self, index: int) -> FrameSpec:
-        sc = self.scenario
-        seed = sc.seed
+        sc, seed = self.scenario, self.scenario.seed
         drafts = self._sample_objects(stage_rng(seed, index, "counts"), stage_rng(seed, index, "objects"))
         materials_rng = stage_rng(seed, index, "materials")
-        materials = [self._material(d.cls, materials_rng) for d in drafts]
-        positions, dropped = self._place(drafts, stage_rng(seed, index, "placement"), index)
+        materials = [self._material(d.cls.material, materials_rng) for d in drafts]
+        positions, dropped, taken = self._place(drafts, stage_rng(seed, index, "placement"), index)
         objects: list[ObjectSpec] = []
         for draft, material, position in zip(drafts, materials, positions):
             if position is None:
@@ -70,23 +112,30 @@ class FrameSampler:
                 asset=draft.asset.key, location=tuple(float(v) for v in position),
                 rotation_euler=draft.rotation, scale=draft.scale, material=material))
         camera = self._camera(objects, stage_rng(seed, index, "camera"))
+        sun = self._sun(stage_rng(seed, index, "lighting"))
         return FrameSpec(
-            index=index, seed=seed, objects=objects, camera=camera,
-            sun=self._sun(stage_rng(seed, index, "lighting")),
+            index=index, seed=seed, objects=objects, camera=camera, sun=sun,
             world=self._world(stage_rng(seed, index, "world")),
-            ground=self._ground(stage_rng(seed, index, "ground")),
+            ground=GroundParams(sc.ground.enabled, sc.ground.size,
+                                self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
+            lights=self._lights(camera, stage_rng(seed, index, "lights")),
+            distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors")),
+            sensor=self._sensor(stage_rng(seed, index, "sensor")),
             dropped=dropped)
 
+    # ------------------------------------------------------------------ objects and placement
     def _sample_objects(self, counts_rng: np.random.Generator, rng: np.random.Generator) -> list[_Draft]:
         counts = [c.count.sample(counts_rng) for c in self.scenario.classes]
         drafts = []
         for category_id, (cls, count) in enumerate(zip(self.scenario.classes, counts), start=1):
-            refs = self.assets[cls.name]
+            refs = self.assets.classes[cls.name]
             for _ in range(count):
                 asset = refs[int(rng.integers(len(refs)))] if len(refs) > 1 else refs[0]
                 scale = float(cls.scale.sample(rng))
+                if cls.size_m is not None:
+                    scale *= float(cls.size_m.sample(rng)) / max(self.bounds[asset.key].size)
                 if cls.rotation_deg is None:
-                    rotation = upright_yaw(rng)
+                    rotation = _rotation(cls.rotation, rng)
                 else:
                     rotation = tuple(math.radians(float(a.sample(rng))) for a in
                                      (cls.rotation_deg.x, cls.rotation_deg.y, cls.rotation_deg.z))
@@ -96,19 +145,34 @@ class FrameSampler:
                 drafts.append(_Draft(cls, category_id, asset, scale, rotation, position))  # type: ignore[arg-type]
         return drafts
 
-    def _material(self, cls: ClassSpec, rng: np.random.Generator) -> MaterialParams:
-        spec = cls.material
-        hsv = _hsv(spec.color, rng)
-        return MaterialParams(mode=spec.mode, base_color=hsv_to_linear_rgb(*hsv), hsv=hsv,
-                              roughness=float(spec.roughness.sample(rng)), metallic=float(spec.metallic.sample(rng)))
+    def _shape(self, key: str) -> AssetBounds | np.ndarray:
+        return self.hulls.get(key, self.bounds[key])
+
+    def _material(self, spec: MaterialSpec, rng: np.random.Generator) -> MaterialParams:
+        """Every material draws the same number of values whatever its mode, so modes can be switched freely."""
+        mode = str(spec.mode.sample(rng))
+        hsv, hsv2 = _hsv(spec.color, rng), _hsv(spec.color, rng)
+        roughness, metallic = float(spec.roughness.sample(rng)), float(spec.metallic.sample(rng))
+        pattern, scale, bump = str(spec.pattern.sample(rng)), float(spec.pattern_scale.sample(rng)), float(spec.bump.sample(rng))
+        textures = self._textures.get(spec.textures or "", [])
+        texture_pick = int(rng.integers(len(textures))) if textures else 0
+        return MaterialParams(
+            mode=mode, base_color=hsv_to_linear_rgb(*hsv), hsv=hsv, roughness=roughness, metallic=metallic,
+            second_color=hsv_to_linear_rgb(*hsv2), pattern=pattern, pattern_scale=scale, bump=min(bump, 1.0),
+            texture=textures[texture_pick] if mode == "image" else None)
 
     def _place(self, drafts: list[_Draft], rng: np.random.Generator, index: int):
         spec = self.scenario.placement
-        footprints = [footprint(self.bounds[d.asset.key], d.rotation, d.scale) for d in drafts]
+        footprints = [footprint(self._shape(d.asset.key), d.rotation, d.scale) for d in drafts]
         pinned = [Placed(np.array(d.position[:2]) + fp.centre_offset, fp.radius)
                   for d, fp in zip(drafts, footprints) if d.position is not None]
         free = [i for i, d in enumerate(drafts) if d.position is None]
-        spots = scatter([footprints[i] for i in free], spec.area, spec.min_gap, spec.max_tries, rng, pinned)
+        if spec.mode == "grid":
+            spots = grid([footprints[i] for i in free], spec.area, spec.min_gap, spec.grid_jitter, rng)
+            taken = pinned + [Placed(s[:2] + footprints[i].centre_offset, footprints[i].radius)
+                              for i, s in zip(free, spots) if s is not None]
+        else:
+            spots, taken = scatter([footprints[i] for i in free], spec.area, spec.min_gap, spec.max_tries, rng, pinned)
         positions: list = [d.position for d in drafts]
         for i, spot in zip(free, spots):
             positions[i] = spot
@@ -117,43 +181,84 @@ class FrameSampler:
             raise PlacementError(
                 f"frame {index}: could not place {len(dropped)} of {len(drafts)} objects "
                 f"({', '.join(sorted(set(dropped)))}) in a {spec.area[0]} x {spec.area[1]} m area with "
-                f"min_gap {spec.min_gap} m after {spec.max_tries} tries each; enlarge placement.area, lower the "
-                f"counts or scales, or set placement.on_failure: drop")
-        return positions, dropped
+                f"min_gap {spec.min_gap} m ({spec.mode}, {spec.max_tries} tries each); enlarge placement.area, lower "
+                f"the counts or scales, or set placement.on_failure: drop")
+        return positions, dropped, taken
 
+    # ------------------------------------------------------------------ camera
     def _camera(self, objects: list[ObjectSpec], rng: np.random.Generator) -> CameraParams:
         spec = self.scenario.camera
         width, height = self.resolution
         focal = float(spec.focal_length_mm.sample(rng))
-        if spec.fixed is not None:
-            target = np.array(spec.fixed.look_at, float)
-            location = np.array(spec.fixed.location, float)
-            roll = spec.fixed.roll_deg
-        else:
-            orbit = spec.orbit
-            assert orbit is not None
-            distance, elevation, azimuth, roll = (float(orbit.distance.sample(rng)), float(orbit.elevation_deg.sample(rng)),
-                                                  float(orbit.azimuth_deg.sample(rng)), float(orbit.roll_deg.sample(rng)))
-            target = self._target(orbit.look_at, objects)
-            location = orbit_location(target, distance, elevation, azimuth)
-        matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
+        if spec.fov_deg is not None:
+            focal = spec.sensor_width_mm / (2 * math.tan(math.radians(float(spec.fov_deg.sample(rng))) / 2))
+        K = intrinsics(focal, spec.sensor_width_mm, width, height)
+        shift = (0.0, 0.0)
+        if spec.K is not None:
+            focal = spec.K.fx * spec.sensor_width_mm / width
+            K = np.array([[spec.K.fx, 0, spec.K.cx], [0, spec.K.fx, spec.K.cy], [0, 0, 1.0]])
+            shift = (((width - 1) / 2 - spec.K.cx) / width, (spec.K.cy - (height - 1) / 2) / width)
+        centres = self._object_centres(objects)
+        for tries in range(1, spec.max_pose_tries + 1):
+            location, target, roll = self._pose(objects, rng)
+            matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
+            if spec.min_in_view <= 0 or not objects or self._in_view(centres, K, world_to_camera) >= spec.min_in_view:
+                break
+        exposure = float(spec.exposure_ev.sample(rng))
+        view_transform = None if spec.view_transform is None else str(spec.view_transform.sample(rng))
+        f_stop = focus = None
+        dof_draw, f_stop_draw, focus_draw = rng.random(), float(spec.dof.f_stop.sample(rng)), float(
+            spec.dof.focus_distance_m.sample(rng))
+        if dof_draw < spec.dof.p:
+            f_stop = f_stop_draw
+            focus = float(np.linalg.norm(np.array(target) - location)) if spec.dof.focus == "objects" else focus_draw
         return CameraParams(
             location=tuple(float(v) for v in location), matrix_world=matrix_world.tolist(),
             focal_length_mm=focal, sensor_width_mm=spec.sensor_width_mm, resolution=(width, height),
-            K=intrinsics(focal, spec.sensor_width_mm, width, height).tolist(),
-            world_to_camera=world_to_camera.tolist(), look_at=tuple(float(v) for v in target))
+            K=K.tolist(), world_to_camera=world_to_camera.tolist(), look_at=tuple(float(v) for v in target),
+            shift=shift, exposure_ev=exposure, view_transform=view_transform, f_stop=f_stop,
+            focus_distance_m=focus, pose_tries=tries)
+
+    def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator):
+        spec = self.scenario.camera
+        if spec.fixed is not None:
+            return np.array(spec.fixed.location, float), np.array(spec.fixed.look_at, float), spec.fixed.roll_deg
+        if spec.band is not None:
+            band = spec.band
+            location = np.array([float(band.x.sample(rng)), float(band.y.sample(rng)), float(band.height.sample(rng))])
+            yaw, pitch = math.radians(float(band.yaw_deg.sample(rng))), math.radians(float(band.pitch_deg.sample(rng)))
+            forward = np.array([math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)])
+            return location, location + forward, float(band.roll_deg.sample(rng))
+        orbit = spec.orbit
+        assert orbit is not None
+        distance, elevation, azimuth, roll = (float(orbit.distance.sample(rng)), float(orbit.elevation_deg.sample(rng)),
+                                              float(orbit.azimuth_deg.sample(rng)), float(orbit.roll_deg.sample(rng)))
+        jitter = float(spec.look_at_jitter_m.sample(rng)) * rng.uniform(-1, 1, size=3)
+        target = self._target(orbit.look_at, objects) + jitter
+        return orbit_location(target, distance, elevation, azimuth), target, roll
+
+    def _in_view(self, centres: np.ndarray, K: np.ndarray, world_to_camera: np.ndarray) -> float:
+        depth = centres @ world_to_camera[2, :3] + world_to_camera[2, 3]
+        uv = project_points(centres, K, world_to_camera) + 0.5
+        width, height = self.resolution
+        inside = (depth > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
+        return float(inside.mean())
+
+    def _object_centres(self, objects: list[ObjectSpec]) -> np.ndarray:
+        centres = []
+        for obj in objects:
+            b = self.bounds[obj.asset]
+            centres.append(np.array(obj.location) + np.array([0, 0, obj.scale * (b.minimum[2] + b.maximum[2]) / 2]))
+        return np.array(centres).reshape(-1, 3)
 
     def _target(self, look_at, objects: list[ObjectSpec]) -> np.ndarray:
         if isinstance(look_at, tuple):
             return np.array(look_at, float)
         if look_at == "origin" or not objects:
             return np.zeros(3)
-        centres = []
-        for obj in objects:
-            b = self.bounds[obj.asset]
-            centres.append(np.array(obj.location) + np.array([0, 0, obj.scale * (b.minimum[2] + b.maximum[2]) / 2]))
-        return np.mean(centres, axis=0)
+        return self._object_centres(objects).mean(axis=0)
 
+    # ------------------------------------------------------------------ light and world
     def _sun(self, rng: np.random.Generator) -> SunParams | None:
         spec = self.scenario.sun
         if spec is None:
@@ -163,16 +268,88 @@ class FrameSampler:
                          strength=float(spec.strength.sample(rng)), color_temperature_k=kelvin,
                          color=kelvin_to_rgb(kelvin), angle_deg=float(spec.angle_deg.sample(rng)))
 
+    def _lights(self, camera: CameraParams, rng: np.random.Generator) -> list[LightParams]:
+        spec = self.scenario.lights
+        if spec is None:
+            return []
+        target = np.array(camera.look_at)
+        lights = []
+        for _ in range(int(spec.count.sample(rng))):
+            kind = str(spec.type.sample(rng))
+            location = orbit_location(target, float(spec.distance.sample(rng)), float(spec.elevation_deg.sample(rng)),
+                                      float(spec.azimuth_deg.sample(rng)))
+            kelvin = float(spec.color_temperature_k.sample(rng))
+            lights.append(LightParams(
+                type=kind, location=tuple(float(v) for v in location), target=tuple(float(v) for v in target),
+                power_w=float(spec.power_w.sample(rng)), color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
+                size_m=float(spec.size_m.sample(rng)), spot_angle_deg=float(spec.spot_angle_deg.sample(rng))))
+        return lights
+
     def _world(self, rng: np.random.Generator) -> WorldParams:
         spec = self.scenario.world
+        kind = str(spec.type.sample(rng))
         hdri = None if spec.hdri is None else str(spec.hdri.sample(rng))
-        if hdri is not None and ("/" in hdri or "." in hdri):
-            hdri = str((self.scenario.source_dir / hdri).resolve())
-        return WorldParams(hdri=hdri, strength=float(spec.strength.sample(rng)),
-                           rotation_deg=float(spec.rotation_deg.sample(rng)), color=tuple(spec.color))
+        if hdri in self._hdris:
+            files = self._hdris[hdri]
+            hdri = files[int(rng.integers(len(files)))]
+        else:
+            rng.integers(1)  # keep the draw count independent of the HDRI source
+        color = spec.color
+        rgb = hsv_to_linear_rgb(*_hsv(color, rng)) if isinstance(color, ColorHSV) else tuple(color)
+        if hdri is None and kind == "hdri":
+            kind = "color"
+        return WorldParams(type=kind, hdri=hdri if kind == "hdri" else None, strength=float(spec.strength.sample(rng)),
+                           rotation_deg=float(spec.rotation_deg.sample(rng)), color=rgb)
 
-    def _ground(self, rng: np.random.Generator) -> GroundParams:
-        spec = self.scenario.ground
-        hsv = _hsv(spec.color, rng)
-        return GroundParams(enabled=spec.enabled, size=spec.size, base_color=hsv_to_linear_rgb(*hsv), hsv=hsv,
-                            roughness=float(spec.roughness.sample(rng)), pattern_scale=float(spec.pattern_scale.sample(rng)))
+    # ------------------------------------------------------------------ distractors and sensor
+    def _distractors(self, camera: CameraParams, taken: list[Placed], rng: np.random.Generator) -> list[DistractorParams]:
+        spec = self.scenario.distractors
+        if spec is None:
+            return []
+        result = []
+        occupied = list(taken)
+        area = self.scenario.placement.area
+        for _ in range(int(spec.count.sample(rng))):
+            shape = str(spec.shapes.sample(rng))
+            refs = self.assets.distractors[shape]
+            ref = refs[int(rng.integers(len(refs)))]
+            base, deform = float(spec.scale.sample(rng)), float(spec.deform.sample(rng))
+            scale = tuple(base * (1 + deform * float(rng.uniform(-1, 1))) for _ in range(3))
+            rotation = _rotation("free", rng)
+            material = self._material(spec.material, rng)
+            near = bool(rng.random() < spec.near_camera)
+            u, v, t = rng.uniform(0.15, 0.85), rng.uniform(0.15, 0.85), rng.uniform(0.3, 0.6)
+            if near:
+                location = self._in_front_of_camera(camera, u, v, t)
+            else:
+                fp = footprint(self._shape(ref.key), rotation, scale)  # type: ignore[arg-type]
+                (spot,), occupied = scatter([fp], area, self.scenario.placement.min_gap,
+                                            self.scenario.placement.max_tries, rng, occupied)
+                if spot is None:
+                    continue
+                location = spot
+            result.append(DistractorParams(asset=ref.key, location=tuple(float(c) for c in location),
+                                           rotation_euler=rotation, scale=scale, material=material,  # type: ignore
+                                           near_camera=near))
+        return result
+
+    def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
+        """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""
+        width, height = camera.resolution
+        K, world_to_camera = np.array(camera.K), np.array(camera.world_to_camera)
+        ray = np.linalg.solve(K, [u * width, v * height, 1.0])
+        distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
+        rotation = world_to_camera[:3, :3]
+        return np.array(camera.location) + rotation.T @ (ray / ray[2]) * (t * distance)
+
+    def _sensor(self, rng: np.random.Generator) -> dict[str, float]:
+        spec = self.scenario.sensor
+        if spec is None:
+            return {}
+        applied = {}
+        for name in ("noise", "exposure_error", "vignetting", "chromatic_aberration", "jpeg"):
+            effect = getattr(spec, name)
+            hit, amount = rng.random(), float(effect.amount.sample(rng))
+            if hit < effect.p:
+                applied[name] = amount
+        return applied

@@ -1,0 +1,21 @@
+"""The resolved assets of a scenario: per labeled class, and the distractor pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simgen.assets.resolve import AssetRef
+
+
+@dataclass
+class SceneAssets:
+    classes: dict[str, list[AssetRef]]  # class name -> assets it may draw
+    distractors: dict[str, list[AssetRef]] = field(default_factory=dict)  # shape string -> assets
+
+    def all(self) -> list[AssetRef]:
+        """Every distinct asset, each once (labeled classes first), for loading and licensing."""
+        seen: dict[str, AssetRef] = {}
+        for refs in (*self.classes.values(), *self.distractors.values()):
+            for ref in refs:
+                seen.setdefault(ref.key, ref)
+        return list(seen.values())

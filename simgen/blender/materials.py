@@ -1,0 +1,85 @@
+"""Surface materials whose one node graph can show every material mode simgen samples.
+
+Each object owns one such material for its life in the pool; a frame only sets values and,
+when the mode or pattern changes, swaps two links. No material is created per frame.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import bpy
+
+from simgen.sampling.frame_spec import MaterialParams
+
+PATTERN_NODES = {
+    "noise": ("ShaderNodeTexNoise", "Fac"),
+    "voronoi": ("ShaderNodeTexVoronoi", "Distance"),
+    "wave": ("ShaderNodeTexWave", "Fac"),
+    "brick": ("ShaderNodeTexBrick", "Fac"),
+    "checker": ("ShaderNodeTexChecker", "Fac"),
+    "magic": ("ShaderNodeTexMagic", "Fac"),
+}
+
+
+def socket(sockets, identifier: str):
+    """Socket by identifier: Mix nodes have several inputs named 'A', one per data type."""
+    return next(s for s in sockets if s.identifier == identifier)
+
+
+class SurfaceMaterial:
+    """A Principled BSDF fed by a flat colour, a two-colour pattern with bump, or an image texture."""
+
+    def __init__(self, name: str, load_image: Callable[[str], bpy.types.Image]):
+        self.material = bpy.data.materials.new(name)
+        self._load_image = load_image
+        nodes, self._links = self.material.node_tree.nodes, self.material.node_tree.links
+        self._bsdf = nodes["Principled BSDF"]
+        geometry = nodes.new("ShaderNodeNewGeometry")  # world position: texel size in metres, any mesh, no UVs
+        self._mapping = nodes.new("ShaderNodeMapping")
+        self._links.new(geometry.outputs["Position"], self._mapping.inputs["Vector"])
+        self._patterns = {}
+        for pattern, (node_type, output) in PATTERN_NODES.items():
+            node = nodes.new(node_type)
+            self._links.new(self._mapping.outputs["Vector"], node.inputs["Vector"])
+            self._patterns[pattern] = node.outputs[output]
+        self._mix = nodes.new("ShaderNodeMix")
+        self._mix.data_type = "RGBA"
+        self._image = nodes.new("ShaderNodeTexImage")
+        self._image.projection = "BOX"
+        self._image.projection_blend = 0.2
+        self._links.new(self._mapping.outputs["Vector"], self._image.inputs["Vector"])
+        self._bump = nodes.new("ShaderNodeBump")
+        self._links.new(self._bump.outputs["Normal"], self._bsdf.inputs["Normal"])
+        self._state: tuple[str, str] | None = None
+
+    def apply(self, params: MaterialParams) -> None:
+        bsdf = self._bsdf
+        bsdf.inputs["Roughness"].default_value = params.roughness
+        bsdf.inputs["Metallic"].default_value = params.metallic
+        bsdf.inputs["Base Color"].default_value = (*params.base_color, 1.0)
+        socket(self._mix.inputs, "A_Color").default_value = (*params.base_color, 1.0)
+        socket(self._mix.inputs, "B_Color").default_value = (*params.second_color, 1.0)
+        self._mapping.inputs["Scale"].default_value = (params.pattern_scale,) * 3
+        self._bump.inputs["Strength"].default_value = params.bump if params.mode == "procedural" else 0.0
+        if params.mode == "image" and params.texture:
+            image = self._load_image(params.texture)
+            if self._image.image != image:
+                self._image.image = image
+        self._relink(params.mode, params.pattern)
+
+    def _relink(self, mode: str, pattern: str) -> None:
+        """Only touch links when the look changes: a changed graph costs a shader recompile."""
+        if self._state == (mode, pattern):
+            return
+        self._state = (mode, pattern)
+        base, factor = self._bsdf.inputs["Base Color"], socket(self._mix.inputs, "Factor_Float")
+        for target in (base, factor, self._bump.inputs["Height"]):
+            for link in list(target.links):
+                self._links.remove(link)
+        if mode == "procedural":
+            self._links.new(self._patterns[pattern], factor)
+            self._links.new(self._patterns[pattern], self._bump.inputs["Height"])
+            self._links.new(socket(self._mix.outputs, "Result_Color"), base)
+        elif mode == "image":
+            self._links.new(self._image.outputs["Color"], base)

@@ -1,0 +1,1 @@
+"""Image effects applied after the render (they never touch labels)."""
