@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import glob
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from simgen.assets import catalog
 from simgen.errors import AssetError
 
 PRIMITIVES = ("cube", "sphere", "cylinder", "cone", "torus", "monkey")
@@ -32,6 +33,11 @@ class AssetRef:
     path: Path | None = None
     license: str = "CC0 1.0"
     attribution: str = ""
+    member: str | None = None  # a collection or object inside a .blend ('scene.blend#Name')
+    scale: float = 1.0  # file units -> metres
+    up_axis: str | None = None  # "Z" or "Y" in the file's coordinates; None: the format's own convention
+    size_m: float | None = None  # longest side in metres after import (overrides scale)
+    material: str | None = None  # catalog material policy ("sampled" | "keep"); None: the class decides
 
     @property
     def primitive(self) -> str:
@@ -68,18 +74,76 @@ def resolve_asset(spec: str, base_dir: Path) -> list[AssetRef]:
             raise AssetError(f"unknown YCB object '{name}'{hint} (see `simgen assets` for all {len(names)})")
         return [AssetRef(key=f"ycb:{matches[0]}", kind="file", path=_ycb_dir() / f"{matches[0]}.stl",
                          license=YCB_LICENSE, attribution=YCB_ATTRIBUTION)]
-    pattern = Path(spec).expanduser()
+    if spec.startswith("catalog:"):
+        return _resolve_catalog(spec.split(":", 1)[1], base_dir)
+    return _resolve_files(spec, base_dir)
+
+
+def _split_member(spec: str) -> tuple[str, str | None]:
+    """'scene.blend#Chairs' -> ('scene.blend', 'Chairs'): one collection or object of a .blend."""
+    head, sep, member = spec.rpartition("#")
+    if sep and head.lower().endswith(".blend") and member:
+        return head, member
+    return spec, None
+
+
+def _resolve_files(spec: str, base_dir: Path) -> list[AssetRef]:
+    """A path or glob of mesh files, each licensed by the LICENSE/ATTRIBUTION notes beside it."""
+    text, member = _split_member(spec)
+    pattern = Path(text).expanduser()
     if not pattern.is_absolute():
         pattern = base_dir / pattern
     paths = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
-    files = [p for p in paths if p.is_file() and p.suffix.lower() in MESH_SUFFIXES]
+    suffixes = (".blend",) if member else MESH_SUFFIXES
+    files = [p for p in paths if p.is_file() and p.suffix.lower() in suffixes]
     if not files:
         if paths:
             raise AssetError(f"asset '{spec}' matches {len(paths)} file(s) but none is a mesh "
-                             f"({', '.join(MESH_SUFFIXES)})")
+                             f"({', '.join(suffixes)})")
         raise AssetError(f"asset '{spec}' matches no file (looked for {pattern})")
-    return [AssetRef(key=str(p), kind="file", path=p.resolve(), license=_sidecar_license(p),
-                     attribution=_sidecar_attribution(p)) for p in files]
+    return [AssetRef(key=str(p) + (f"#{member}" if member else ""), kind="file", path=p.resolve(), member=member,
+                     license=_sidecar_license(p), attribution=_sidecar_attribution(p)) for p in files]
+
+
+def _resolve_catalog(reference: str, base_dir: Path) -> list[AssetRef]:
+    """``<catalog>/<entry>``: the entry's files with the catalog's units, axes, policy and licence applied."""
+    catalog_name, entry_name = catalog.split_reference(reference)
+    found = catalog.find_catalog(catalog_name, base_dir)
+    entry = catalog.find_entry(found, entry_name)
+    refs: list[AssetRef] = []
+    for item in entry.file_specs():
+        if item.path.startswith("catalog:"):
+            raise AssetError(f"{found.path}: entry '{entry_name}' refers to '{item.path}'; a catalog entry "
+                             f"names files, not other catalog entries")
+        try:
+            inner = resolve_asset(item.path, found.path.parent)
+        except AssetError as exc:
+            raise AssetError(f"{found.path}: entry '{entry_name}': {exc}") from None
+        refs.extend(_catalog_ref(ref, (item, entry, found)) for ref in inner)
+    base_key = f"catalog:{found.id}/{entry_name}"
+    if len(refs) == 1:
+        return [replace(refs[0], key=base_key)]
+    return [replace(ref, key=f"{base_key}/{_short_name(ref, found.path.parent)}") for ref in refs]
+
+
+def _catalog_ref(ref: AssetRef, levels: tuple[catalog.AssetSettings, ...]) -> AssetRef:
+    """``ref`` with the settings of its file, entry and catalog (most specific first) applied."""
+    units = catalog.effective("units", *levels)
+    return replace(ref, scale=catalog.UNITS[units or "m"], size_m=catalog.effective("size_m", *levels),
+                   up_axis=catalog.effective("up_axis", *levels), material=catalog.effective("material", *levels),
+                   license=catalog.effective("license", *levels) or ref.license,
+                   attribution=catalog.effective("attribution", *levels) or ref.attribution)
+
+
+def _short_name(ref: AssetRef, root: Path) -> str:
+    """A stable, readable name for one file of a multi-file entry."""
+    if ref.path is None or ref.kind == "primitive" or ref.key.startswith("ycb:"):
+        return ref.key.split(":", 1)[-1]
+    try:
+        name = ref.path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        name = ref.path.name
+    return name + (f"#{ref.member}" if ref.member else "")
 
 
 def _sidecar(path: Path, names: tuple[str, ...]) -> str:
