@@ -10,6 +10,7 @@ from pathlib import Path
 from simgen import __version__
 from simgen.errors import SimgenError
 from simgen.tools.export import register as register_export
+from simgen.tools.preview import register as register_preview
 from simgen.tools.sheet import register as register_sheet
 from simgen.tools.validate import register as register_validate
 
@@ -17,6 +18,7 @@ EPILOG = """examples:
   simgen render scenes/quickstart.yaml -o out/quickstart
   simgen render scenes/ycb_tabletop.yaml -o out/ycb -n 200 --render-config draft --device gpu
   simgen check scenes/ycb_tabletop.yaml
+  simgen preview scenes/domain_randomization.yaml -n 16
   simgen validate out/ycb
   simgen sheet out/ycb -o sheet.png
   simgen export out/ycb --format yolo -o out/ycb_yolo
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_validate(commands)
     register_export(commands)
     register_sheet(commands)
+    register_preview(commands)
     return parser
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 import bpy
+import bmesh  # after bpy: importing bpy is what puts Blender's own modules on the path
 import numpy as np
 import OpenEXR
 from mathutils import Matrix, Vector
@@ -51,6 +52,26 @@ def mesh_vertices(mesh: bpy.types.Mesh) -> np.ndarray:
     vertices = np.empty(len(mesh.vertices) * 3, dtype=np.float64)
     mesh.vertices.foreach_get("co", vertices)
     return vertices.reshape(-1, 3)
+
+
+def hull_vertices(mesh: bpy.types.Mesh) -> np.ndarray:
+    """Vertices of the mesh's convex hull: all that ground contact, footprints and screen extents depend on,
+    at a fraction of the points (8,000 -> ~300 for a YCB scan)."""
+    vertices = mesh_vertices(mesh)
+    if len(vertices) < 4:
+        return vertices
+    bm = bmesh.new()
+    try:
+        for co in vertices:
+            bm.verts.new(co)
+        result = bmesh.ops.convex_hull(bm, input=list(bm.verts))
+        interior = {v for v in result["geom_interior"]} | {v for v in result["geom_unused"]}
+        hull = np.array([v.co[:] for v in bm.verts if v not in interior and v.is_valid])
+    except (ValueError, RuntimeError):  # degenerate (flat) meshes: keep every vertex
+        hull = vertices
+    finally:
+        bm.free()
+    return hull if len(hull) >= 4 else vertices
 
 
 def axis_correction(up_axis: str | None, suffix: str) -> Matrix:
@@ -103,7 +124,7 @@ class BlenderBackend:
         self._materials: dict[str, SurfaceMaterial] = {}  # by object name
         self._lights: list[bpy.types.Object] = []
         self._images: dict[str, bpy.types.Image] = {}
-        self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local vertex positions, for amodal extents
+        self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self._build_camera()
         self._build_sun()
         self.world = World(self.scene, preset.world_map_resolution, self._image)
@@ -168,7 +189,7 @@ class BlenderBackend:
                     obj.data.materials.append(None)
                 self._library[ref.key] = obj
                 self._pools[ref.key] = []
-            vertices = mesh_vertices(self._library[ref.key].data)
+            vertices = hull_vertices(self._library[ref.key].data)
             if len(vertices) == 0:
                 raise AssetError(f"asset {ref.key} has no vertices")
             self.asset_vertices[ref.key] = vertices

@@ -55,14 +55,17 @@ def scatter(
     Largest objects go first: they are the hardest to fit once the floor fills up.
     """
     placed = list(occupied or [])
+    centres = np.array([p.centre for p in placed]).reshape(-1, 2)
+    radii = np.array([p.radius for p in placed])
     result: list[np.ndarray | None] = [None] * len(footprints)
     half_w, half_d = area[0] / 2, area[1] / 2
     for index in sorted(range(len(footprints)), key=lambda i: -footprints[i].radius):
         fp = footprints[index]
         for _ in range(max_tries):
             centre = np.array([rng.uniform(-half_w, half_w), rng.uniform(-half_d, half_d)])
-            if all(np.linalg.norm(centre - p.centre) >= fp.radius + p.radius + min_gap for p in placed):
+            if np.all(np.hypot(*(centres - centre).T) >= radii + fp.radius + min_gap):
                 placed.append(Placed(centre, fp.radius))
+                centres, radii = np.vstack([centres, centre]), np.append(radii, fp.radius)
                 origin_xy = centre - fp.centre_offset
                 result[index] = np.array([origin_xy[0], origin_xy[1], fp.lift])
                 break
