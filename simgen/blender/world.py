@@ -50,7 +50,9 @@ class World:
         elif params.type == "sky":
             elevation, azimuth = (sun.elevation_deg, sun.azimuth_deg) if sun else (45.0, 0.0)
             self._sky.sun_elevation = math.radians(max(elevation, 0.0))
-            self._sky.sun_rotation = math.radians(azimuth - 90.0) % (2 * math.pi)
+            # The sky's rotation 0 puts the sun towards +Y and grows clockwise seen from above;
+            # simgen's azimuth 0 is +X and grows counter-clockwise (checked by rendering a panorama).
+            self._sky.sun_rotation = math.radians(90.0 - azimuth) % (2 * math.pi)
         else:
             colour.default_value = (*params.color, 1.0)
         self._background.inputs["Strength"].default_value = params.strength
