@@ -9,8 +9,11 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.tools.diff import register as register_diff
+from simgen.tools.evaluate import register as register_eval
 from simgen.tools.export import register as register_export
 from simgen.tools.preview import register as register_preview
+from simgen.tools.report import register as register_report
 from simgen.tools.sheet import register as register_sheet
 from simgen.tools.validate import register as register_validate
 
@@ -21,6 +24,9 @@ EPILOG = """examples:
   simgen preview scenes/domain_randomization.yaml -n 16
   simgen validate out/ycb
   simgen sheet out/ycb -o sheet.png
+  simgen report out/ycb
+  simgen eval out/ycb detections.json --iou-type segm
+  simgen diff out/ycb out/ycb_v2
   simgen export out/ycb --format yolo -o out/ycb_yolo
   simgen render scenes/ycb_tabletop.yaml -o out/part1 --shard 1/2   (and 2/2 elsewhere), then:
   simgen merge out/part1 out/part2 -o out/ycb
@@ -157,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(commands)
     register_sheet(commands)
     register_preview(commands)
+    register_report(commands)
+    register_eval(commands)
+    register_diff(commands)
     return parser
 
 

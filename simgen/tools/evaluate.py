@@ -17,10 +17,12 @@ pycocotools offers no public switch for that: ``_prepare`` overwrites any ``igno
 with ``iscrowd``. Setting ``iscrowd=1`` instead would be wrong: a crowd GT is matched by intersection
 over the *prediction's* area and absorbs any number of predictions, so duplicates and sloppy boxes
 near an out-of-band object would vanish from the score. So ``_evaluator`` re-applies the band after
-``_prepare`` and leaves ``iscrowd`` and the IoU alone. A prediction that matches no GT at all has no
-visibility, so it is a false positive in every band (COCOeval does the same for size ranges only
-because a prediction has an area). Size and class slices are read out of the overall evaluation's
-precision and recall arrays, which are already indexed by area range and category.
+``_prepare`` and leaves ``iscrowd`` and the IoU alone. A prediction that matches no GT at all is a
+false positive in every band: for size ranges COCOeval can ignore an unmatched prediction of another
+size, since a prediction has an area, but it has no visibility. So a band with few objects gets a
+pessimistic AP: every stray prediction in the dataset counts against it. Size and class slices are
+read out of the overall evaluation's precision and recall arrays, which are already indexed by area
+range and category.
 
 Everything here is pure Python + pycocotools: no Blender, importable from a notebook.
 """
@@ -92,16 +94,26 @@ VISIBILITY_BANDS = (_Band(0.0, 0.25), _Band(0.25, 0.5), _Band(0.5, 0.75), _Band(
 # --- inputs ---------------------------------------------------------------------------------------
 
 
+def load_dataset(out: Path) -> dict[str, Any]:
+    """OUT's annotations.json with the three lists every tool indexes, or an error that says what is wrong."""
+    from simgen.tools.export import load_coco
+
+    if not out.is_dir():
+        raise OutputError(f"{out} is not a folder; pass the OUT folder of a 'simgen render' run")
+    coco = load_coco(out)
+    missing = [key for key in ("images", "annotations", "categories") if not isinstance(coco.get(key), list)]
+    if missing:
+        raise OutputError(f"{out / 'annotations.json'} has no {' or '.join(missing)} list; "
+                          f"'simgen validate {out}' tells what else is wrong")
+    return coco
+
+
 def load_ground_truth(out: Path) -> COCO:
     """OUT's annotations.json as a pycocotools COCO object."""
     from pycocotools.coco import COCO
 
-    from simgen.tools.export import load_coco
-
-    if not Path(out).is_dir():
-        raise OutputError(f"{out} is not a folder; pass the OUT folder of a 'simgen render' run")
     gt = COCO()
-    gt.dataset = load_coco(Path(out))
+    gt.dataset = load_dataset(out)
     with _quiet():
         gt.createIndex()
     return gt
@@ -237,8 +249,8 @@ def _evaluator(gt: COCO, dt: COCO, iou_type: str, ignored: Callable[[dict[str, A
     class SliceEval(COCOeval):
         def _prepare(self) -> None:
             super()._prepare()
-            for annotations in self._gts.values():
-                for annotation in annotations:
+            for group in self._gts.values():
+                for annotation in group:
                     annotation["ignore"] = bool(annotation["ignore"]) or ignored(annotation)
 
     return SliceEval(gt, dt, iou_type)
@@ -304,8 +316,8 @@ def _size_slices(overall: COCOeval, gt: COCO) -> list[SliceResult]:
     for name in SIZES:
         index = overall.params.areaRngLbl.index(name)
         low, high = overall.params.areaRng[index]
-        results.append(_result(overall, "size", name, gt.anns.values(), lambda a, lo=low, hi=high: lo <= a["area"] <= hi,
-                               area=index))
+        results.append(_result(overall, "size", name, gt.anns.values(),
+                               lambda a, lo=low, hi=high: lo <= a["area"] <= hi, area=index))
     return results
 
 
@@ -324,8 +336,7 @@ def _class_slices(overall: COCOeval, gt: COCO) -> list[SliceResult]:
 def format_table(results: Sequence[SliceResult]) -> str:
     """Aligned columns, a blank line between slice kinds; '-' where a slice has nothing to score."""
     header = ("SLICE", "#IMAGES", "#GT", "AP", "AP50", "AR100")
-    rows = [(r.label, str(r.images), str(r.gt), *(f"{v:.3f}" if v is not None else "-" for v in (r.ap, r.ap50, r.ar100)))
-            for r in results]
+    rows = [(r.label, str(r.images), str(r.gt), *(_score(v) for v in (r.ap, r.ap50, r.ar100))) for r in results]
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
 
     def line(row: Sequence[str]) -> str:
@@ -337,6 +348,10 @@ def format_table(results: Sequence[SliceResult]) -> str:
             lines.append("")
         lines.append(line(row))
     return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
