@@ -143,7 +143,7 @@ def test_rerun_resumes_and_extends(tmp_path: Path) -> None:
     assert (out / "images" / "000000.png").stat().st_mtime_ns == first, "finished frames are not re-rendered"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["images"] == 3
-    assert set(manifest["timing"]["stage_seconds"]) == {"sample", "scene_update", "render", "readback", "label_passes", "sensor", "annotate", "write"}
+    assert set(manifest["timing"]["stage_seconds"]) == {"sample", "scene_update", "physics", "render", "readback", "label_passes", "sensor", "annotate", "write"}
 
 
 def test_licenses_recorded(quickstart: Path, quickstart_coco: dict) -> None:

@@ -220,3 +220,36 @@ def test_sensor_effects_are_recorded(tmp_path: Path) -> None:
                           "sensor: {jpeg: {p: 1, amount: [30, 40]}, noise: {p: 0}}\n", tmp_path)
     effects = sampler.sample(0).sensor
     assert set(effects) == {"jpeg"} and 30 <= effects["jpeg"] <= 40
+
+
+def _cylinder_vertices(segments: int = 48) -> np.ndarray:
+    angles = 2 * np.pi * np.arange(segments) / segments
+    ring = np.column_stack([0.5 * np.cos(angles), 0.5 * np.sin(angles)])
+    return np.vstack([np.column_stack([ring, np.full(segments, z)]) for z in (-0.5, 0.5)])
+
+
+def test_physics_settled_objects_rest_on_the_ground(tmp_path: Path) -> None:
+    text = f"""
+name: pile
+seed: 4
+frames: 2
+render: {FIXTURES / 'tiny.yaml'}
+classes:
+  - {{name: cube, asset: primitive:cube, count: 3, scale: 0.12, rotation: free}}
+  - {{name: can, asset: primitive:cylinder, count: 3, scale: 0.1, rotation: free}}
+placement: {{area: [0.4, 0.4], physics: {{steps: 90, drop_height_m: [0.05, 0.3]}}}}
+camera: {{orbit: {{distance: 1.5, elevation_deg: 40}}}}
+"""
+    out, coco = scene(tmp_path, "pile", text)
+    shapes = {"primitive:cube": box_corners([-0.5] * 3, [0.5] * 3), "primitive:cylinder": _cylinder_vertices()}
+    resting = 0
+    for image in coco["images"]:
+        assert image["params"]["physics_steps"] == 90
+        for obj in image["params"]["objects"]:
+            points = (shapes[obj["asset"]] * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T + obj["location"]
+            lowest = points[:, 2].min()
+            assert lowest > -0.01, "nothing sinks into the ground"
+            resting += lowest < 0.01
+    assert resting >= 4, "objects come to rest on the ground (or on each other), none hovers at its drop height"
+    _, again = scene(tmp_path, "pile_again", text)
+    assert [i["params"]["objects"] for i in again["images"]] == [i["params"]["objects"] for i in coco["images"]]

@@ -26,12 +26,15 @@ from mathutils import Matrix, Vector
 from simgen.assets.resolve import AssetRef
 from simgen.blender.device import configure_device
 from simgen.blender.materials import SurfaceMaterial
+from simgen.blender.physics import RigidBodies
 from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
 from simgen.errors import AssetError
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
+PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
+Pose = tuple[tuple[float, float, float], tuple[float, float, float]]
 
 
 @dataclass
@@ -123,6 +126,7 @@ class BlenderBackend:
         self._distractor_pools: dict[str, list[bpy.types.Object]] = {}  # never labeled, by asset
         self._materials: dict[str, SurfaceMaterial] = {}  # by object name
         self._lights: list[bpy.types.Object] = []
+        self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self._build_camera()
@@ -195,6 +199,10 @@ class BlenderBackend:
             self.asset_vertices[ref.key] = vertices
             bounds[ref.key] = AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
         return bounds
+
+    def library_object(self, key: str) -> bpy.types.Object:
+        """The hidden imported original of a loaded asset, for previews and inspection."""
+        return self._library[key]
 
     def _create_primitive(self, name: str) -> bpy.types.Object:
         """Unit-sized primitives (1 m across) centred on the origin."""
@@ -341,6 +349,40 @@ class BlenderBackend:
             for obj in pool[used.get(key, 0):]:
                 obj.hide_render = True
                 obj.pass_index = 0
+                obj.location = (0.0, 0.0, PARKING_DEPTH_M)  # far below: hidden objects must not collide
+
+    def settle(self, frame: FrameSpec, substeps: int = 10) -> tuple[list[Pose], list[Pose]]:
+        """Let the frame's labeled objects and ground distractors fall and come to rest.
+
+        Returns the resting (location, rotation_euler) of each labeled object and each distractor,
+        in the frame's order; near-camera distractors stay where they float.
+        """
+        if self._physics is None:
+            self._physics = RigidBodies(self.scene)
+        labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
+        distractors = self._shown(self._distractor_pools, len(frame.distractors), [d.asset for d in frame.distractors])
+        falling = labeled + [obj for obj, d in zip(distractors, frame.distractors) if not d.near_camera]
+        floating = [obj for obj, d in zip(distractors, frame.distractors) if d.near_camera]
+        parked = [obj for pool in (*self._pools.values(), *self._distractor_pools.values()) for obj in pool
+                  if obj.hide_render]
+        self._physics.exclude(parked)
+        rest = dict(zip((o.name for o in falling), self._physics.settle(falling, floating, frame.physics_steps, substeps)))
+
+        def pose(obj: bpy.types.Object) -> Pose:
+            matrix = rest.get(obj.name, obj.matrix_world)
+            return tuple(matrix.translation), tuple(matrix.to_euler("XYZ"))
+
+        return [pose(o) for o in labeled], [pose(o) for o in distractors]
+
+    @staticmethod
+    def _shown(pools: dict[str, list[bpy.types.Object]], count: int, assets: list[str]) -> list[bpy.types.Object]:
+        """The pool objects apply() used for a frame's objects, in the frame's order."""
+        used: dict[str, int] = {}
+        result = []
+        for key in assets[:count]:
+            result.append(pools[key][used.get(key, 0)])
+            used[key] = used.get(key, 0) + 1
+        return result
 
     def _apply_camera(self, frame: FrameSpec) -> None:
         cam = frame.camera

@@ -135,10 +135,20 @@ class ClassSpec(StrictModel):
     keypoints: KeypointSpec | None = None
 
 
+class PhysicsSpec(StrictModel):
+    """Drop the objects and let Blender's rigid-body simulation settle them, so nothing floats."""
+
+    steps: int = Field(100, ge=1, le=2000, description="simulation frames (24 per second)")
+    drop_height_m: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.15)),
+                                       description="start this far above the resting height")
+    substeps: int = Field(10, ge=1, description="solver substeps per frame")
+
+
 class PlacementSpec(StrictModel):
     """Labeled objects on the ground without interpenetration: random scatter or a jittered grid."""
 
     mode: Literal["scatter", "grid"] = "scatter"
+    physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
     grid_jitter: float = Field(0.2, ge=0, le=0.5, description="grid: random offset as a fraction of a cell")
 
     area: tuple[float, float] = Field((1.0, 1.0), description="width and depth (metres) of the area, centred on the origin")

@@ -24,9 +24,10 @@ from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
 from simgen.run.redirect import redirect_output
 from simgen.postprocess.sensor import apply_sensor_effects
+from simgen.sampling.frame_spec import FrameSpec
 from simgen.sampling.sampler import FrameSampler, stage_rng
 
-STAGES = ("sample", "scene_update", "render", "readback", "label_passes", "sensor", "annotate", "write")
+STAGES = ("sample", "scene_update", "physics", "render", "readback", "label_passes", "sensor", "annotate", "write")
 
 
 @dataclass
@@ -95,6 +96,9 @@ class FrameRenderer:
         with redirect_output(self.log_path):
             with stage("scene_update"):
                 backend.apply(frame)
+            if frame.physics_steps:
+                with stage("physics"):
+                    self._settle(frame)
             with stage("render"):
                 backend.render()
             with stage("readback"):
@@ -117,6 +121,15 @@ class FrameRenderer:
         with stage("write"):
             self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic)
         return FrameResult(index, labels.record, len(frame.dropped), seconds)
+
+    def _settle(self, frame: FrameSpec) -> None:
+        """Write the simulated resting poses into the frame, so labels and params describe what is rendered."""
+        physics = self.spec.scenario.placement.physics
+        objects, distractors = self.backend.settle(frame, physics.substeps if physics else 10)
+        for obj, (location, rotation) in zip(frame.objects, objects):
+            obj.location, obj.rotation_euler = location, rotation
+        for distractor, (location, rotation) in zip(frame.distractors, distractors):
+            distractor.location, distractor.rotation_euler = location, rotation
 
     def close(self) -> None:
         self.backend.close()

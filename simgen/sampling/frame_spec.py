@@ -136,6 +136,7 @@ class FrameSpec:
     lights: list[LightParams] = field(default_factory=list)
     distractors: list[DistractorParams] = field(default_factory=list)
     sensor: dict[str, float] = field(default_factory=dict)  # applied post-render effects and their amounts
+    physics_steps: int = 0  # > 0: poses below are the settled ones, written back after the simulation
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 

@@ -103,6 +103,10 @@ class FrameSampler:
         materials_rng = stage_rng(seed, index, "materials")
         materials = [self._material(d.cls.material, materials_rng) for d in drafts]
         positions, dropped, taken = self._place(drafts, stage_rng(seed, index, "placement"), index)
+        if sc.placement.physics is not None:  # start above the resting pose; the simulation lets them fall
+            drop_rng = stage_rng(seed, index, "physics")
+            positions = [None if p is None else np.asarray(p) + [0, 0, float(sc.placement.physics.drop_height_m.sample(drop_rng))]
+                         for p in positions]
         objects: list[ObjectSpec] = []
         for draft, material, position in zip(drafts, materials, positions):
             if position is None:
@@ -121,6 +125,7 @@ class FrameSampler:
             lights=self._lights(camera, stage_rng(seed, index, "lights")),
             distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors")),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
+            physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped)
 
     # ------------------------------------------------------------------ objects and placement
