@@ -253,3 +253,52 @@ camera: {{orbit: {{distance: 1.5, elevation_deg: 40}}}}
     assert resting >= 4, "objects come to rest on the ground (or on each other), none hovers at its drop height"
     _, again = scene(tmp_path, "pile_again", text)
     assert [i["params"]["objects"] for i in again["images"]] == [i["params"]["objects"] for i in coco["images"]]
+
+
+def test_objects_stand_on_a_named_surface(tmp_path: Path) -> None:
+    text = f"""
+name: tabletop
+frames: 2
+render: {FIXTURES / 'tiny.yaml'}
+classes: [{{name: cube, asset: primitive:cube, count: [2, 3], scale: 0.08}}]
+placement: {{surface: "{FIXTURES / 'meshes' / 'table.blend'}#Table"}}
+camera: {{orbit: {{distance: 1.5, elevation_deg: 45}}}}
+"""
+    out, coco = scene(tmp_path, "table", text)
+    top = 0.72 + 0.02  # the table top's upper face in the fixture
+    for image in coco["images"]:
+        for obj in image["params"]["objects"]:
+            points = (box_corners([-0.5] * 3, [0.5] * 3) * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T
+            assert points[:, 2].min() + obj["location"][2] == pytest.approx(top, abs=1e-5)
+            assert -0.3 <= obj["location"][0] <= 0.9 and -0.2 <= obj["location"][1] <= 0.6, "on the top, not beside it"
+        assert image["params"]["distractors"][0]["fixed"] is True
+    assert len(coco["annotations"]) >= 4
+
+
+def test_pile_mode_stacks_objects(tmp_path: Path) -> None:
+    text = f"""
+name: heap
+seed: 9
+frames: 2
+render: {FIXTURES / 'tiny.yaml'}
+classes: [{{name: cube, asset: primitive:cube, count: 4, scale: 0.1}}]
+placement: {{mode: pile, area: [0.02, 0.02], physics: {{steps: 120}}}}
+camera: {{orbit: {{distance: 1.2, elevation_deg: 40}}}}
+"""
+    _, coco = scene(tmp_path, "heap", text)
+    heights = []
+    for image in coco["images"]:
+        for obj in image["params"]["objects"]:
+            points = (box_corners([-0.5] * 3, [0.5] * 3) * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T
+            heights.append(points[:, 2].min() + obj["location"][2])
+    assert min(heights) > -0.01 and sum(h < 0.01 for h in heights) >= 2, "the bottom of the pile is on the ground"
+    assert max(heights) > 0.09, "boxes dropped over one spot come to rest on each other"
+
+
+def test_pile_without_physics_is_refused(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nclasses: [{name: c, asset: primitive:cube}]\nplacement: {mode: pile}\n")
+    from simgen.cli import main
+
+    assert main(["check", str(path)]) == 2
+    assert "needs physics" in capsys.readouterr().err

@@ -11,11 +11,12 @@ from simgen.assets.resolve import AssetRef
 class SceneAssets:
     classes: dict[str, list[AssetRef]]  # class name -> assets it may draw
     distractors: dict[str, list[AssetRef]] = field(default_factory=dict)  # shape string -> assets
+    surface: AssetRef | None = None  # a static, unlabeled asset whose top objects stand on
 
     def all(self) -> list[AssetRef]:
         """Every distinct asset, each once (labeled classes first), for loading and licensing."""
         seen: dict[str, AssetRef] = {}
-        for refs in (*self.classes.values(), *self.distractors.values()):
+        for refs in (*self.classes.values(), *self.distractors.values(), [self.surface] if self.surface else []):
             for ref in refs:
                 seen.setdefault(ref.key, ref)
         return list(seen.values())

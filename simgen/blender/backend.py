@@ -361,8 +361,8 @@ class BlenderBackend:
             self._physics = RigidBodies(self.scene)
         labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
         distractors = self._shown(self._distractor_pools, len(frame.distractors), [d.asset for d in frame.distractors])
-        falling = labeled + [obj for obj, d in zip(distractors, frame.distractors) if not d.near_camera]
-        floating = [obj for obj, d in zip(distractors, frame.distractors) if d.near_camera]
+        falling = labeled + [obj for obj, d in zip(distractors, frame.distractors) if not (d.near_camera or d.fixed)]
+        floating = [obj for obj, d in zip(distractors, frame.distractors) if d.near_camera or d.fixed]
         parked = [obj for pool in (*self._pools.values(), *self._distractor_pools.values()) for obj in pool
                   if obj.hide_render]
         self._physics.exclude(parked)

@@ -145,13 +145,20 @@ class PhysicsSpec(StrictModel):
 
 
 class PlacementSpec(StrictModel):
-    """Labeled objects on the ground without interpenetration: random scatter or a jittered grid."""
+    """Where labeled objects go: scattered or on a grid without interpenetration, or dropped into a pile."""
 
-    mode: Literal["scatter", "grid"] = "scatter"
+    mode: Literal["scatter", "grid", "pile"] = Field(
+        "scatter", description="scatter: random, no overlap; grid: jittered grid; pile: dropped onto each other "
+                               "(needs physics)")
     physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
     grid_jitter: float = Field(0.2, ge=0, le=0.5, description="grid: random offset as a fraction of a cell")
+    surface: str | None = Field(
+        None, description="place objects on the top of this asset (e.g. 'room.blend#Table'), which is rendered "
+                          "unlabeled at its own pose; area then defaults to the top face's extent")
 
-    area: tuple[float, float] = Field((1.0, 1.0), description="width and depth (metres) of the area, centred on the origin")
+    area: tuple[float, float] | None = Field(
+        None, description="width and depth (metres) of the area, centred on the origin (or on the surface); "
+                          "default 1 x 1, or the surface's top")
     min_gap: float = Field(0.01, ge=0, description="minimum clearance between object footprints (metres)")
     max_tries: int = Field(200, ge=1, description="attempts per object before giving up")
     on_failure: Literal["error", "drop"] = Field(
@@ -159,6 +166,11 @@ class PlacementSpec(StrictModel):
 
     @model_validator(mode="after")
     def _positive_area(self) -> "PlacementSpec":
+        if self.mode == "pile" and self.physics is None:
+            raise PydanticCustomError("pile", "mode pile drops objects onto each other and needs physics: "
+                                      "add physics: {steps: 100}", {})
+        if self.area is None:
+            return self
         if self.area[0] <= 0 or self.area[1] <= 0:
             raise PydanticCustomError("area", "area must be two positive sizes in metres, got {got}",
                                       {"got": list(self.area)})

@@ -26,7 +26,7 @@ from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
 from simgen.dataset.assemble import assemble_coco
 from simgen.dataset.writer import JOURNAL, SUBDIRS, DatasetWriter
-from simgen.errors import OutputError, SimgenError
+from simgen.errors import AssetError, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
@@ -121,7 +121,15 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     distractors = {}
     if scenario.distractors is not None:
         distractors = {str(shape): resolve_asset(str(shape), base) for shape in scenario.distractors.shapes.params}
-    return SceneAssets({cls.name: resolve_class_assets(cls.asset, base) for cls in scenario.classes}, distractors)
+    surface = None
+    if scenario.placement.surface is not None:
+        candidates = resolve_asset(scenario.placement.surface, base)
+        if len(candidates) != 1:
+            raise AssetError(f"placement.surface '{scenario.placement.surface}' must name one asset, "
+                             f"it matches {len(candidates)}")
+        surface = candidates[0]
+    return SceneAssets({cls.name: resolve_class_assets(cls.asset, base) for cls in scenario.classes}, distractors,
+                       surface)
 
 
 def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:

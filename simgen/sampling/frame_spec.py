@@ -62,6 +62,7 @@ class DistractorParams:
     scale: Vec3  # per axis: distractors may be stretched
     material: MaterialParams
     near_camera: bool
+    fixed: bool = False  # the placement surface: stays exactly where the asset file puts it
 
 
 @dataclass

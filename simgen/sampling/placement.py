@@ -23,6 +23,7 @@ class Footprint:
     radius: float  # of the circle that holds its xy extent
     centre_offset: np.ndarray  # xy of that circle's centre relative to the object origin
     lift: float  # z to add to the origin so the lowest point touches z = 0
+    height: float = 0.0  # vertical extent once rotated
 
 
 def footprint(shape: AssetBounds | np.ndarray, rotation_euler: tuple[float, float, float],
@@ -33,7 +34,7 @@ def footprint(shape: AssetBounds | np.ndarray, rotation_euler: tuple[float, floa
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
     centre = (lo[:2] + hi[:2]) / 2
     radius = float(np.max(np.linalg.norm(rotated[:, :2] - centre, axis=1)))
-    return Footprint(radius=radius, centre_offset=centre, lift=float(-lo[2]))
+    return Footprint(radius=radius, centre_offset=centre, lift=float(-lo[2]), height=float(hi[2] - lo[2]))
 
 
 @dataclass
@@ -92,6 +93,18 @@ def grid(footprints: list[Footprint], area: tuple[float, float], min_gap: float,
                            -area[1] / 2 + (row + 0.5) * cell_d + rng.uniform(-1, 1) * min(jitter * cell_d, slack_d)])
         origin_xy = centre - fp.centre_offset
         result.append(np.array([origin_xy[0], origin_xy[1], fp.lift]))
+    return result
+
+
+def pile(footprints: list[Footprint], area: tuple[float, float], min_gap: float,
+         rng: np.random.Generator) -> list[np.ndarray]:
+    """Objects stacked in the air over random spots, each above the last: physics drops them into a pile."""
+    result, base = [], 0.0
+    for fp in footprints:
+        centre = np.array([rng.uniform(-area[0] / 2, area[0] / 2), rng.uniform(-area[1] / 2, area[1] / 2)])
+        origin_xy = centre - fp.centre_offset
+        result.append(np.array([origin_xy[0], origin_xy[1], base + fp.lift]))
+        base += fp.height + max(min_gap, 0.005)
     return result
 
 

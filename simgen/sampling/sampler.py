@@ -24,9 +24,9 @@ from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     SunParams, WorldParams)
 from simgen.sampling.geometry import (
-    camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
+    box_corners, camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
-from simgen.sampling.placement import Placed, footprint, grid, scatter, upright_yaw
+from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, upright_yaw
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff", ".webp")
 
@@ -81,6 +81,7 @@ class FrameSampler:
         self.bounds = bounds
         self.resolution = resolution
         self.hulls = hulls or {}  # asset vertices, so tumbled objects touch the ground exactly
+        self.area, self.origin = self._placement_region()
         base = scenario.source_dir
         self._textures: dict[str, list[str]] = {}
         for spec in self._material_specs():
@@ -91,6 +92,19 @@ class FrameSampler:
             for name in scenario.world.hdri.params:
                 if "/" in str(name) or "." in str(name):
                     self._hdris[name] = expand_files(str(name), base, "hdri")
+
+    def _placement_region(self) -> tuple[tuple[float, float], np.ndarray]:
+        """Size of the area objects go in, and the point (x, y, z) at its centre: the ground, or a surface's top."""
+        spec = self.scenario.placement
+        if self.assets.surface is None:
+            return spec.area or (1.0, 1.0), np.zeros(3)
+        shape = self._shape(self.assets.surface.key)
+        points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+        top = points[:, 2].max()
+        face = points[points[:, 2] >= top - 0.01]
+        lo, hi = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
+        area = spec.area or (float(hi[0] - lo[0]) * 0.9, float(hi[1] - lo[1]) * 0.9)
+        return area, np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, top])
 
     def _material_specs(self) -> list[MaterialSpec]:
         sc = self.scenario
@@ -123,7 +137,7 @@ class FrameSampler:
             ground=GroundParams(sc.ground.enabled, sc.ground.size,
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, stage_rng(seed, index, "lights")),
-            distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors")),
+            distractors=self._surface() + self._distractors(camera, taken, stage_rng(seed, index, "distractors")),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped)
@@ -167,17 +181,22 @@ class FrameSampler:
             texture=textures[texture_pick] if mode == "image" else None)
 
     def _place(self, drafts: list[_Draft], rng: np.random.Generator, index: int):
-        spec = self.scenario.placement
+        spec, area = self.scenario.placement, self.area
         footprints = [footprint(self._shape(d.asset.key), d.rotation, d.scale) for d in drafts]
-        pinned = [Placed(np.array(d.position[:2]) + fp.centre_offset, fp.radius)
+        pinned = [Placed(np.array(d.position[:2]) - self.origin[:2] + fp.centre_offset, fp.radius)
                   for d, fp in zip(drafts, footprints) if d.position is not None]
         free = [i for i, d in enumerate(drafts) if d.position is None]
-        if spec.mode == "grid":
-            spots = grid([footprints[i] for i in free], spec.area, spec.min_gap, spec.grid_jitter, rng)
+        free_footprints = [footprints[i] for i in free]
+        if spec.mode == "pile":
+            spots: list = pile(free_footprints, area, spec.min_gap, rng)
+            taken = pinned
+        elif spec.mode == "grid":
+            spots = grid(free_footprints, area, spec.min_gap, spec.grid_jitter, rng)
             taken = pinned + [Placed(s[:2] + footprints[i].centre_offset, footprints[i].radius)
                               for i, s in zip(free, spots) if s is not None]
         else:
-            spots, taken = scatter([footprints[i] for i in free], spec.area, spec.min_gap, spec.max_tries, rng, pinned)
+            spots, taken = scatter(free_footprints, area, spec.min_gap, spec.max_tries, rng, pinned)
+        spots = [None if s is None else s + self.origin for s in spots]
         positions: list = [d.position for d in drafts]
         for i, spot in zip(free, spots):
             positions[i] = spot
@@ -185,7 +204,7 @@ class FrameSampler:
         if dropped and spec.on_failure == "error":
             raise PlacementError(
                 f"frame {index}: could not place {len(dropped)} of {len(drafts)} objects "
-                f"({', '.join(sorted(set(dropped)))}) in a {spec.area[0]} x {spec.area[1]} m area with "
+                f"({', '.join(sorted(set(dropped)))}) in a {self.area[0]:.2f} x {self.area[1]:.2f} m area with "
                 f"min_gap {spec.min_gap} m ({spec.mode}, {spec.max_tries} tries each); enlarge placement.area, lower "
                 f"the counts or scales, or set placement.on_failure: drop")
         return positions, dropped, taken
@@ -313,7 +332,7 @@ class FrameSampler:
             return []
         result = []
         occupied = list(taken)
-        area = self.scenario.placement.area
+        area = self.area
         for _ in range(int(spec.count.sample(rng))):
             shape = str(spec.shapes.sample(rng))
             refs = self.assets.distractors[shape]
@@ -332,11 +351,19 @@ class FrameSampler:
                                             self.scenario.placement.max_tries, rng, occupied)
                 if spot is None:
                     continue
-                location = spot
+                location = spot + self.origin
             result.append(DistractorParams(asset=ref.key, location=tuple(float(c) for c in location),
                                            rotation_euler=rotation, scale=scale, material=material,  # type: ignore
                                            near_camera=near))
         return result
+
+    def _surface(self) -> list[DistractorParams]:
+        """The placement surface as an unlabeled object at the pose its file gives it."""
+        if self.assets.surface is None:
+            return []
+        keep = MaterialParams(mode="keep", base_color=(0.5, 0.5, 0.5), hsv=(0.0, 0.0, 0.5), roughness=0.5, metallic=0.0)
+        return [DistractorParams(asset=self.assets.surface.key, location=(0.0, 0.0, 0.0), rotation_euler=(0.0, 0.0, 0.0),
+                                 scale=(1.0, 1.0, 1.0), material=keep, near_camera=False, fixed=True)]
 
     def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
         """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""
