@@ -127,6 +127,7 @@ class BlenderBackend:
         self._materials: dict[str, SurfaceMaterial] = {}  # by object name
         self._lights: list[bpy.types.Object] = []
         self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
+        self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self._build_camera()
@@ -449,6 +450,29 @@ class BlenderBackend:
         """One Cycles render: RGB, depth and object index come out of the same pass."""
         bpy.ops.render.render()
 
+    def apply_motion(self, frame: FrameSpec) -> None:
+        """Motion blur: key each moving thing half a frame before and after its pose (the pose is the midpoint,
+        which is where labels are taken)."""
+        for obj in self._animated:
+            obj.animation_data_clear()
+        self._animated = []
+        render = self.scene.render
+        render.use_motion_blur = frame.camera.shutter is not None
+        if frame.camera.shutter is None:
+            return
+        render.motion_blur_shutter = frame.camera.shutter
+        step = 1.0 / (render.fps / render.fps_base)
+        moving = [(self.camera, frame.camera.velocity)]
+        labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
+        moving += [(obj, spec.velocity) for obj, spec in zip(labeled, frame.objects) if any(spec.velocity)]
+        for obj, velocity in moving:
+            here = obj.matrix_world.translation.copy()
+            for key, sign in ((0, -1), (2, 1)):
+                obj.location = here + sign * step * Vector(velocity)
+                obj.keyframe_insert("location", frame=key)
+            self._animated.append(obj)
+        self.scene.frame_set(1)
+
     @contextmanager
     def _label_settings(self) -> Iterator[None]:
         """A 1-sample, pinhole, bounce-free render: all that labels need, at a fraction of the cost.
@@ -457,14 +481,16 @@ class BlenderBackend:
         on the pixel and the seed, not on the scene or the sample count; so label passes line up with
         the main render pixel for pixel.
         """
-        cycles, dof = self.scene.cycles, self.camera.data.dof
-        saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof)
+        cycles, dof, render = self.scene.cycles, self.camera.data.dof, self.scene.render
+        saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof,
+                 render.use_motion_blur)
         cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
-        dof.use_dof = False
+        dof.use_dof = render.use_motion_blur = False
         try:
             yield
         finally:
-            cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof = saved
+            (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof,
+             render.use_motion_blur) = saved
 
     def render_labels(self) -> RenderPasses:
         """Sharp label passes for frames whose RGB is blurred by depth of field (labels follow the pinhole)."""

@@ -224,6 +224,14 @@ class DepthOfField(StrictModel):
     focus_distance_m: Positive = Field(default_factory=lambda: Distribution("uniform", (1.0, 5.0)))
 
 
+class MotionBlurSpec(StrictModel):
+    p: float = Field(0.0, ge=0, le=1, description="probability that a frame has motion blur")
+    shutter: Positive = Field(default_factory=lambda: Distribution("uniform", (0.3, 1.0)),
+                              description="open time as a fraction of a 1/24 s frame")
+    camera_speed_mps: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 3.0)))
+    object_speed_mps: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)))
+
+
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
@@ -244,6 +252,7 @@ class CameraSpec(StrictModel):
     view_transform: ChoiceDist | None = Field(None, description="Standard, AgX, Filmic, Khronos PBR Neutral; "
                                                                 "default: the preset's")
     dof: DepthOfField = Field(default_factory=DepthOfField)
+    motion_blur: MotionBlurSpec = Field(default_factory=MotionBlurSpec)
 
     @model_validator(mode="after")
     def _one_pose(self) -> "CameraSpec":

@@ -99,11 +99,14 @@ class FrameRenderer:
             if frame.physics_steps:
                 with stage("physics"):
                     self._settle(frame)
+            with stage("scene_update"):
+                backend.apply_motion(frame)
             with stage("render"):
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(self.writer.rgb_staging_path(index))
-            if frame.camera.f_stop is not None:  # blurred RGB: labels come from a sharp 1-sample pass
+            if frame.camera.f_stop is not None or frame.camera.shutter is not None:
+                # blurred RGB: labels come from a sharp 1-sample pinhole pass at the middle of the shutter
                 with stage("label_passes"):
                     passes = backend.render_labels()
             with stage("annotate"):

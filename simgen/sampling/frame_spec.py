@@ -50,6 +50,7 @@ class ObjectSpec:
     rotation_euler: Vec3  # radians, XYZ order, as Blender applies it
     scale: float
     material: MaterialParams
+    velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s, for motion blur
 
 
 @dataclass
@@ -83,6 +84,8 @@ class CameraParams:
     f_stop: float | None = None  # depth of field when set
     focus_distance_m: float | None = None
     pose_tries: int = 1
+    shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
+    velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
 
 
 @dataclass

@@ -130,6 +130,7 @@ class FrameSampler:
                 asset=draft.asset.key, location=tuple(float(v) for v in position),
                 rotation_euler=draft.rotation, scale=draft.scale, material=material))
         camera = self._camera(objects, stage_rng(seed, index, "camera"))
+        self._motion(camera, objects, stage_rng(seed, index, "motion"))
         sun = self._sun(stage_rng(seed, index, "lighting"))
         return FrameSpec(
             index=index, seed=seed, objects=objects, camera=camera, sun=sun,
@@ -260,6 +261,22 @@ class FrameSampler:
         jitter = float(spec.look_at_jitter_m.sample(rng)) * rng.uniform(-1, 1, size=3)
         target = self._target(orbit.look_at, objects) + jitter
         return orbit_location(target, distance, elevation, azimuth), target, roll
+
+    def _motion(self, camera: CameraParams, objects: list[ObjectSpec], rng: np.random.Generator) -> None:
+        """Motion blur: a shutter time, and horizontal velocities for the camera and each object."""
+        spec = self.scenario.camera.motion_blur
+        on, shutter = rng.random() < spec.p, float(spec.shutter.sample(rng))
+
+        def velocity(speed: float) -> tuple[float, float, float]:
+            heading = rng.uniform(0, 2 * math.pi)
+            return (speed * math.cos(heading), speed * math.sin(heading), 0.0)
+
+        camera_velocity = velocity(float(spec.camera_speed_mps.sample(rng)))
+        object_velocities = [velocity(float(spec.object_speed_mps.sample(rng))) for _ in objects]
+        if on:
+            camera.shutter, camera.velocity = shutter, camera_velocity
+            for obj, v in zip(objects, object_velocities):
+                obj.velocity = v
 
     def _in_view(self, centres: np.ndarray, K: np.ndarray, world_to_camera: np.ndarray) -> float:
         depth = centres @ world_to_camera[2, :3] + world_to_camera[2, 3]
