@@ -307,3 +307,34 @@ def test_pile_without_physics_is_refused(tmp_path: Path, capsys) -> None:
 
     assert main(["check", str(path)]) == 2
     assert "needs physics" in capsys.readouterr().err
+
+
+def test_keep_and_jitter_the_assets_own_material(tmp_path: Path) -> None:
+    base = BASE.replace("HUE", "0").replace("SUN", "3").replace("asset: primitive:cube", f"asset: {FIXTURES / 'meshes' / 'red_box.blend'}")
+    keep = base.replace("material: {mode: sampled, color: {hue: 0, saturation: 1, value: 1}, roughness: 0.8}",
+                        "material: {mode: keep}")
+    out, coco = scene(tmp_path, "keep", keep)
+    red = object_pixels(out, coco).mean(axis=0)
+    assert red[0] > 2 * max(red[1], red[2]), "the asset's own red material is kept"
+    jitter = keep.replace("material: {mode: keep}", "material: {mode: jitter, jitter: {hue: 0.5, saturation: 0, value: 0}}")
+    for seed in range(3):
+        out, coco = scene(tmp_path, f"jitter{seed}", jitter.replace("seed: 5", f"seed: {seed}"))
+        shift = coco["images"][0]["params"]["objects"][0]["material"]["jitter"][0]
+        mean = object_pixels(out, coco).mean(axis=0)
+        if abs(shift) > 0.2:
+            assert np.argmax(mean) != 0, f"a hue shift of {shift:.2f} turns red into another colour"
+        else:
+            assert np.argmax(mean) == 0
+
+
+def test_backdrop_plane_faces_the_camera_behind_the_objects(tmp_path: Path) -> None:
+    text = BASE.replace("HUE", "0").replace("SUN", "3") + "backdrop: {distance_m: 1.0, size_m: 8}\n"
+    out, coco = scene(tmp_path, "backdrop", text)
+    image = coco["images"][0]
+    (plane,) = image["params"]["distractors"]
+    assert plane["asset"] == "primitive:plane" and plane["fixed"]
+    normal = euler_xyz_matrix(*plane["rotation_euler"])[:, 2]
+    to_camera = np.array(image["params"]["camera"]["location"]) - plane["location"]
+    assert normal @ to_camera / np.linalg.norm(to_camera) > 0.999
+    depth = cv2.imread(str(out / image["depth_file"]), cv2.IMREAD_UNCHANGED)
+    assert (depth > 0).all(), "the backdrop fills the whole background"

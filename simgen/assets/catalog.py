@@ -11,7 +11,6 @@ serves every scenario. This module only reads and finds catalogs; turning entrie
 from __future__ import annotations
 
 import difflib
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,13 +18,13 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
+from simgen.assets.packs import PACK_CATALOG, packs_dir
 from simgen.config.loader import PROJECT_ROOT, validate_file
 from simgen.config.scenario import StrictModel
 from simgen.errors import AssetError
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
 CATALOG_SUFFIXES = (".yaml", ".yml")
-PACK_CATALOG = "catalog.yaml"  # a pack's catalog is named after the pack's folder, not the file
 
 
 class AssetSettings(StrictModel):
@@ -97,15 +96,6 @@ class Catalog(AssetSettings):
         return catalog_id(self.path)
 
 
-def cache_dir() -> Path:
-    """Where fetched packs live: $SIMGEN_CACHE, else ~/.cache/simgen."""
-    return Path(os.environ.get("SIMGEN_CACHE") or Path.home() / ".cache" / "simgen").expanduser()
-
-
-def packs_dir() -> Path:
-    return cache_dir() / "packs"
-
-
 def catalog_id(path: Path) -> str:
     """The name a scenario uses: the file's stem, or its folder's name for a ``catalog.yaml`` (as in packs)."""
     return path.parent.name if path.name == PACK_CATALOG else path.stem
@@ -113,7 +103,7 @@ def catalog_id(path: Path) -> str:
 
 def catalog_dirs(base_dir: Path) -> list[Path]:
     """Folders searched for ``<name>.yaml``, most specific first."""
-    return list(dict.fromkeys([base_dir / "assets", PROJECT_ROOT / "assets"]))
+    return list(dict.fromkeys([(base_dir / "assets").resolve(), PROJECT_ROOT / "assets"]))
 
 
 def catalog_files(base_dir: Path) -> dict[str, Path]:

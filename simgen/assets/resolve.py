@@ -15,7 +15,7 @@ from pathlib import Path
 from simgen.assets import catalog
 from simgen.errors import AssetError
 
-PRIMITIVES = ("cube", "sphere", "cylinder", "cone", "torus", "monkey")
+PRIMITIVES = ("cube", "sphere", "cylinder", "cone", "torus", "monkey", "plane")
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".fbx", ".blend", ".usd", ".usda", ".usdc", ".usdz")
 
 YCB_LICENSE = "CC BY 4.0"
@@ -71,7 +71,7 @@ def resolve_asset(spec: str, base_dir: Path) -> list[AssetRef]:
         if not matches:
             close = difflib.get_close_matches(name, names, n=3)
             hint = f"; did you mean {', '.join('ycb:' + c for c in close)}?" if close else ""
-            raise AssetError(f"unknown YCB object '{name}'{hint} (see `simgen assets` for all {len(names)})")
+            raise AssetError(f"unknown YCB object '{name}'{hint} (see `simgen assets list` for all {len(names)})")
         return [AssetRef(key=f"ycb:{matches[0]}", kind="file", path=_ycb_dir() / f"{matches[0]}.stl",
                          license=YCB_LICENSE, attribution=YCB_ATTRIBUTION)]
     if spec.startswith("catalog:"):

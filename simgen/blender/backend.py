@@ -25,7 +25,7 @@ from mathutils import Matrix, Vector
 
 from simgen.assets.resolve import AssetRef
 from simgen.blender.device import configure_device
-from simgen.blender.materials import SurfaceMaterial
+from simgen.blender.materials import JitteredMaterials, SurfaceMaterial
 from simgen.blender.physics import RigidBodies
 from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
@@ -125,6 +125,7 @@ class BlenderBackend:
         self._pools: dict[str, list[bpy.types.Object]] = {}  # labeled instances, by asset
         self._distractor_pools: dict[str, list[bpy.types.Object]] = {}  # never labeled, by asset
         self._materials: dict[str, SurfaceMaterial] = {}  # by object name
+        self._jittered: dict[str, JitteredMaterials] = {}  # by object name, for mode: jitter
         self._lights: list[bpy.types.Object] = []
         self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
@@ -215,6 +216,7 @@ class BlenderBackend:
             "cone": lambda: ops.primitive_cone_add(radius1=0.5, depth=1.0, vertices=48),
             "torus": lambda: ops.primitive_torus_add(major_radius=0.375, minor_radius=0.125),
             "monkey": lambda: ops.primitive_monkey_add(size=1.0),
+            "plane": lambda: ops.primitive_plane_add(size=1.0),
         }[name]
         add()
         obj = bpy.context.active_object
@@ -335,6 +337,17 @@ class BlenderBackend:
         obj.rotation_euler = rotation
         obj.scale = scale
         obj.hide_render = False
+        if material.mode == "jitter":
+            if obj.name not in self._jittered:
+                for slot in obj.material_slots:
+                    slot.link = "DATA"  # copy what the asset itself uses
+                self._jittered[obj.name] = JitteredMaterials(obj)
+            jittered = self._jittered[obj.name]
+            jittered.apply(material)
+            for slot, copy in zip(obj.material_slots, jittered.materials):
+                slot.link = "OBJECT"
+                slot.material = copy
+            return
         own = self._materials[obj.name]
         own.apply(material)
         for slot in obj.material_slots:

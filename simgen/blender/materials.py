@@ -83,3 +83,37 @@ class SurfaceMaterial:
             self._links.new(socket(self._mix.outputs, "Result_Color"), base)
         elif mode == "image":
             self._links.new(self._image.outputs["Color"], base)
+
+
+class JitteredMaterials:
+    """Per-object copies of an asset's own materials, each with a hue/saturation/value node on its base
+    colour, so ``mode: jitter`` varies the asset's look without replacing it."""
+
+    def __init__(self, obj: bpy.types.Object):
+        self.materials: list[bpy.types.Material | None] = []
+        self._knobs: list[tuple[bpy.types.Node, bpy.types.Node, float]] = []  # (hsv, bsdf, own roughness)
+        for slot in obj.material_slots:
+            source = slot.material
+            if source is None or source.node_tree is None:
+                self.materials.append(source)
+                continue
+            copy = source.copy()
+            self.materials.append(copy)
+            tree = copy.node_tree
+            for bsdf in [n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"]:
+                hsv = tree.nodes.new("ShaderNodeHueSaturation")
+                base = bsdf.inputs["Base Color"]
+                if base.links:
+                    tree.links.new(base.links[0].from_socket, hsv.inputs["Color"])
+                else:
+                    hsv.inputs["Color"].default_value = base.default_value
+                tree.links.new(hsv.outputs["Color"], base)
+                self._knobs.append((hsv, bsdf, bsdf.inputs["Roughness"].default_value))
+
+    def apply(self, params: MaterialParams) -> None:
+        hue, saturation, value, roughness = params.jitter
+        for hsv, bsdf, own_roughness in self._knobs:
+            hsv.inputs["Hue"].default_value = (0.5 + hue) % 1.0
+            hsv.inputs["Saturation"].default_value = max(0.0, 1.0 + saturation)
+            hsv.inputs["Value"].default_value = max(0.0, 1.0 + value)
+            bsdf.inputs["Roughness"].default_value = min(max(own_roughness + roughness, 0.0), 1.0)

@@ -57,17 +57,28 @@ class ColorHSV(StrictModel):
 
 
 PATTERNS = ("noise", "voronoi", "wave", "brick", "checker", "magic")
+MATERIAL_MODES = ("sampled", "procedural", "image", "keep", "jitter")
+
+
+class JitterSpec(StrictModel):
+    """How far ``mode: jitter`` may push an asset's own material (each shift uniform in +-amount)."""
+
+    hue: float = Field(0.05, ge=0, le=0.5)
+    saturation: float = Field(0.2, ge=0, le=1)
+    value: float = Field(0.2, ge=0, le=1)
+    roughness: float = Field(0.15, ge=0, le=1)
 
 
 class MaterialSpec(StrictModel):
     """How a surface is shaded.
 
     ``sampled``: one flat colour; ``procedural``: two colours mixed by a sampled pattern with bump;
-    ``image``: a random image texture from ``textures``; ``keep``: the asset's own material.
+    ``image``: a random image texture from ``textures``; ``keep``: the asset's own material;
+    ``jitter``: the asset's own material with hue, saturation, value and roughness shifted.
     """
 
     mode: ChoiceDist = Field(default_factory=lambda: Distribution("constant", ("sampled",)),
-                             description="sampled, procedural, image or keep (or {choice: [...]})")
+                             description="sampled, procedural, image, keep or jitter (or {choice: [...]})")
     color: ColorHSV = Field(default_factory=ColorHSV)
     roughness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.2, 0.9)))
     metallic: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
@@ -78,13 +89,14 @@ class MaterialSpec(StrictModel):
                               description="bump strength 0..1 for procedural patterns")
     textures: str | None = Field(None, description="folder or glob of images for mode: image "
                                                    "(relative to the scenario file)")
+    jitter: JitterSpec = Field(default_factory=JitterSpec)
 
     @model_validator(mode="after")
     def _known_modes(self) -> "MaterialSpec":
         for value in self.mode.params:
-            if value not in ("sampled", "procedural", "image", "keep"):
-                raise PydanticCustomError("material_mode", "unknown material mode '{mode}'; use sampled, "
-                                          "procedural, image or keep", {"mode": value})
+            if value not in MATERIAL_MODES:
+                raise PydanticCustomError("material_mode", "unknown material mode '{mode}'; use {all}",
+                                          {"mode": value, "all": ", ".join(MATERIAL_MODES)})
         for value in self.pattern.params:
             if value not in PATTERNS:
                 raise PydanticCustomError("pattern", "unknown pattern '{p}'; use {all}",
@@ -118,8 +130,9 @@ class ClassSpec(StrictModel):
 
     name: str = Field(min_length=1, description="COCO category name")
     asset: str | list[str] = Field(
-        description="primitive:cube|sphere|cylinder|cone|torus|monkey, ycb:<name>, or a file path/glob "
-                    "(OBJ, PLY, STL, glTF/GLB, FBX, .blend); relative paths are relative to the scenario file")
+        description="primitive:cube|sphere|cylinder|cone|torus|monkey, ycb:<name>, catalog:<catalog>/<entry>, "
+                    "or a file path/glob (OBJ, PLY, STL, glTF/GLB, FBX, USD, .blend, 'scene.blend#Collection'); "
+                    "relative paths are relative to the scenario file")
     count: Count = Field(default_factory=lambda: Distribution("uniform", (1, 3), integer=True))
     scale: Positive = Field(default_factory=lambda: Distribution("constant", (1.0,)),
                             description="uniform scale factor applied to the asset")
@@ -215,6 +228,14 @@ class Intrinsics(StrictModel):
     fy: float = Field(gt=0)
     cx: float
     cy: float
+
+    @model_validator(mode="after")
+    def _square_pixels(self) -> "Intrinsics":
+        if abs(self.fx - self.fy) > 1e-6 * self.fx:
+            raise PydanticCustomError("intrinsics", "fx ({fx}) and fy ({fy}) differ: non-square pixels are not "
+                                      "supported; resample your calibration to square pixels",
+                                      {"fx": self.fx, "fy": self.fy})
+        return self
 
 
 class DepthOfField(StrictModel):
@@ -350,6 +371,17 @@ class DistractorSpec(StrictModel):
         mode=Distribution("choice", ("sampled", "procedural"))))
 
 
+class BackdropSpec(StrictModel):
+    """A large plane behind the objects, facing the camera: a random image or pattern as background."""
+
+    p: float = Field(1.0, ge=0, le=1, description="probability that a frame has a backdrop")
+    distance_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.5, 2.0)),
+                                 description="behind the look-at point, away from the camera")
+    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (3.0, 6.0)))
+    material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
+        mode=Distribution("constant", ("procedural",)), roughness=Distribution("uniform", (0.5, 1.0))))
+
+
 class EffectSpec(StrictModel):
     """One post-render sensor effect: applied with probability ``p``, strength sampled."""
 
@@ -400,6 +432,7 @@ class Scenario(StrictModel):
     world: WorldSpec = Field(default_factory=WorldSpec)
     ground: GroundSpec = Field(default_factory=GroundSpec)
     distractors: DistractorSpec | None = None
+    backdrop: BackdropSpec | None = None
     sensor: SensorSpec | None = None
     labels: LabelSpec = Field(default_factory=LabelSpec)
 

@@ -30,6 +30,7 @@ from simgen.errors import AssetError, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
+from simgen.sampling.sampler import BACKDROP_ASSET
 
 
 @dataclass
@@ -121,6 +122,8 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     distractors = {}
     if scenario.distractors is not None:
         distractors = {str(shape): resolve_asset(str(shape), base) for shape in scenario.distractors.shapes.params}
+    if scenario.backdrop is not None:
+        distractors[BACKDROP_ASSET] = resolve_asset(BACKDROP_ASSET, base)
     surface = None
     if scenario.placement.surface is not None:
         candidates = resolve_asset(scenario.placement.surface, base)

@@ -36,6 +36,7 @@ class MaterialParams:
     pattern_scale: float = 10.0
     bump: float = 0.0
     texture: str | None = None  # image mode: file path
+    jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # jitter mode: hue, sat, value, roughness shifts
 
 
 @dataclass

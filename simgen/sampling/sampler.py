@@ -28,6 +28,7 @@ from simgen.sampling.geometry import (
     orbit_location, project_points, random_rotation)
 from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, upright_yaw
 
+BACKDROP_ASSET = "primitive:plane"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff", ".webp")
 
 
@@ -109,6 +110,7 @@ class FrameSampler:
     def _material_specs(self) -> list[MaterialSpec]:
         sc = self.scenario
         specs = [c.material for c in sc.classes] + [sc.ground.material]
+        specs += [sc.backdrop.material] if sc.backdrop else []
         return specs + ([sc.distractors.material] if sc.distractors else [])
 
     def sample(self, index: int) -> FrameSpec:
@@ -138,7 +140,8 @@ class FrameSampler:
             ground=GroundParams(sc.ground.enabled, sc.ground.size,
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, stage_rng(seed, index, "lights")),
-            distractors=self._surface() + self._distractors(camera, taken, stage_rng(seed, index, "distractors")),
+            distractors=(self._surface() + self._backdrop(camera, stage_rng(seed, index, "backdrop"))
+                         + self._distractors(camera, taken, stage_rng(seed, index, "distractors"))),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped)
@@ -176,10 +179,13 @@ class FrameSampler:
         pattern, scale, bump = str(spec.pattern.sample(rng)), float(spec.pattern_scale.sample(rng)), float(spec.bump.sample(rng))
         textures = self._textures.get(spec.textures or "", [])
         texture_pick = int(rng.integers(len(textures))) if textures else 0
+        j = spec.jitter
+        jitter = tuple(float(amount * rng.uniform(-1, 1)) for amount in (j.hue, j.saturation, j.value, j.roughness))
         return MaterialParams(
             mode=mode, base_color=hsv_to_linear_rgb(*hsv), hsv=hsv, roughness=roughness, metallic=metallic,
             second_color=hsv_to_linear_rgb(*hsv2), pattern=pattern, pattern_scale=scale, bump=min(bump, 1.0),
-            texture=textures[texture_pick] if mode == "image" else None)
+            texture=textures[texture_pick] if mode == "image" else None,
+            jitter=jitter if mode == "jitter" else (0.0, 0.0, 0.0, 0.0))  # type: ignore[arg-type]
 
     def _place(self, drafts: list[_Draft], rng: np.random.Generator, index: int):
         spec, area = self.scenario.placement, self.area
@@ -381,6 +387,23 @@ class FrameSampler:
         keep = MaterialParams(mode="keep", base_color=(0.5, 0.5, 0.5), hsv=(0.0, 0.0, 0.5), roughness=0.5, metallic=0.0)
         return [DistractorParams(asset=self.assets.surface.key, location=(0.0, 0.0, 0.0), rotation_euler=(0.0, 0.0, 0.0),
                                  scale=(1.0, 1.0, 1.0), material=keep, near_camera=False, fixed=True)]
+
+    def _backdrop(self, camera: CameraParams, rng: np.random.Generator) -> list[DistractorParams]:
+        """A plane behind the look-at point, facing the camera, filling the background."""
+        spec = self.scenario.backdrop
+        if spec is None:
+            return []
+        shown, distance, size = rng.random() < spec.p, float(spec.distance_m.sample(rng)), float(spec.size_m.sample(rng))
+        material = self._material(spec.material, rng)
+        if not shown:
+            return []
+        target, eye = np.array(camera.look_at), np.array(camera.location)
+        away = (target - eye) / np.linalg.norm(target - eye)
+        centre = target + distance * away
+        facing = look_at_rotation(centre, centre + away)  # its +Z (the plane's normal) points back at the camera
+        return [DistractorParams(asset=BACKDROP_ASSET, location=tuple(float(v) for v in centre),
+                                 rotation_euler=matrix_to_euler_xyz(facing), scale=(size, size, 1.0),
+                                 material=material, near_camera=False, fixed=True)]
 
     def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
         """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""
