@@ -3,7 +3,13 @@ and a catalog's licence reaches the dataset (real Blender imports, one tiny rend
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
+import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +91,7 @@ def test_entry_measures_true_size_standing_on_z0(backend, catalog_dir: Path, ent
 
 def test_blend_collection_brings_only_its_own_objects(backend, catalog_dir: Path) -> None:
     ref, _ = load(backend, catalog_dir, "catalog:shapes/chairs")
-    assert len(backend._library[ref.key].data.vertices) == 16, "two cubes, and nothing of the 'Tables' collection"
+    assert len(backend.library_object(ref.key).data.vertices) == 16, "two cubes, and nothing of the 'Tables' collection"
 
 
 def test_missing_blend_member_names_what_is_there(backend) -> None:
@@ -133,7 +139,8 @@ camera: {{fixed: {{location: [0, -2.5, 1.2], look_at: [0, 0, 0.3]}}}}
     ("entries:\n  box: {files: x.obj, units: cm, size_m: 1}\n", "catalog:shapes/box",
      "shapes.yaml:2: entries.box: give units or size_m, not both"),
     ("entries:\n  box: {files: x.obj}\n", "catalog:shapes/bx", "has no entry 'bx'; did you mean box?"),
-    ("entries:\n  box: {files: x.obj}\n", "catalog:shapez/box", "unknown asset catalog 'shapez'; did you mean 'shapes'?"),
+    ("entries:\n  box: {files: x.obj}\n", "catalog:shapez/box",
+     "unknown asset catalog 'shapez'; did you mean 'shapes'?"),
 ])
 def test_catalog_errors_stop_the_run_with_file_and_line(tmp_path: Path, capsys, catalog: str, asset: str,
                                                         message: str) -> None:
@@ -154,3 +161,142 @@ def test_catalog_licence_reaches_coco_and_attribution(tmp_path: Path, catalog_di
     assert (entry["name"], entry["attribution"]) == ("CC0 1.0", "simgen test fixtures")
     assert "simgen test fixtures" in (out / "ATTRIBUTION.txt").read_text()
     assert np.allclose(sorted(coco["annotations"][0]["dimensions"]), [0.3, 0.6, 0.9], atol=1e-4)
+
+
+# ----------------------------------------------------------------- `simgen assets` (these build their own Blender
+# scene, so they come after every test that uses the module's backend)
+def assets(*argv: str) -> int:
+    """``simgen assets ...`` with the CLI's error handling (message on stderr, exit status 2)."""
+    import argparse
+
+    from simgen.errors import SimgenError
+    from simgen.tools.assets_cmd import register
+
+    parser = argparse.ArgumentParser(prog="simgen")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["assets", *argv])
+    try:
+        return args.handler(args)
+    except SimgenError as exc:
+        print(f"simgen: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def test_assets_list_shows_builtins_catalogs_and_licences(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SIMGEN_CACHE", str(tmp_path / "cache"))
+    write_catalog(tmp_path, CATALOG)
+    assert assets("list", "--dir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "primitive:<name>" in out and "ycb:<name>" in out and "CC BY 4.0" in out
+    assert "catalog:ycb/mug" in out and "catalog:ycb/can" in out
+    assert re.search(r"catalog:shapes/mixed\s+2 files\s+CC BY 4.0, CC0 1.0", out), out
+    assert "furniture   not fetched" in out
+
+
+def test_assets_check_reports_broken_assets_and_writes_a_sheet(tmp_path: Path, capsys) -> None:
+    (tmp_path / "zero.obj").write_text("v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n")
+    catalog = write_catalog(tmp_path, f"""
+entries:
+  good: {{files: "{MESHES}/box_1x2x3.glb"}}
+  chairs: {{files: "{MESHES}/two_collections.blend#Chairs"}}
+  no_units: {{files: "{MESHES}/cad_box_cm_zup.obj", up_axis: Z}}
+  zero: {{files: ../zero.obj}}
+  gone: {{files: gone.obj}}
+""")
+    sheet = tmp_path / "sheet.png"
+    assert assets("check", str(catalog), "-o", str(sheet)) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"ok +catalog:shapes/good +1 x 2 x 3 m", out), out
+    assert re.search(r"ok +catalog:shapes/chairs +1 x 0.5 x 0.5 m", out), out
+    assert "implausible size: longest side 300 m; wrong units? units: cm would make it 3 m" in out
+    assert "zero-size mesh" in out and "asset 'gone.obj' matches no file" in out
+    assert "3 of 5 assets broken." in out
+    import cv2
+
+    image = cv2.imread(str(sheet))
+    assert image is not None and image.shape[0] > 128 and image.shape[1] > 5 * 128
+
+
+def test_invalid_catalog_is_exit_2_for_check(tmp_path: Path, capsys) -> None:
+    catalog = write_catalog(tmp_path, "entries:\n  box: {files: x.obj, up_axis: X}\n")
+    assert assets("check", str(catalog), "--no-sheet") == 2
+    assert "shapes.yaml:2: entries.box.up_axis: Input should be 'Z' or 'Y'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- packs, built from small stand-in downloads
+def _targz(files: dict[str, bytes], path: Path | None = None) -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    if path is not None:
+        path.write_bytes(data.getvalue())
+    return data.getvalue()
+
+
+def _deb(path: Path, files: dict[str, bytes]) -> Path:
+    """A minimal .deb (an ar archive of control and data tarballs), as `apt-get download` leaves it."""
+    control = _targz({"./control": b"Package: sweethome3d-furniture\nVersion: 1.8-1\nArchitecture: all\n"})
+    data = _targz({f"./{name}": content for name, content in files.items()})
+    members = [(b"debian-binary", b"2.0\n"), (b"control.tar.gz", control), (b"data.tar.gz", data)]
+    blob = b"!<arch>\n"
+    for name, content in members:
+        blob += (name + b"/").ljust(16) + b"0".ljust(12) + b"0".ljust(6) * 2 + b"100644".ljust(8)
+        blob += str(len(content)).encode().ljust(10) + b"`\n" + content + (b"\n" if len(content) % 2 else b"")
+    path.write_bytes(blob)
+    return path
+
+
+def _sh3f() -> bytes:
+    """A Sweet Home 3D library with a chair (whose MTL names a texture it lacks) and a door."""
+    properties = "\n".join([
+        "license=Public domain", "id#1=t#chair", "name#1=Oak chair", "category#1=Living room",
+        "model#1=/lib/chair1/chair1.obj", "width#1=45", "depth#1=50", "height#1=90", "doorOrWindow#1=false",
+        "creator#1=Jane", "id#2=t#door", "name#2=Door", "category#2=Doors and windows",
+        "model#2=/lib/door/door.obj", "width#2=90", "depth#2=10", "height#2=200", "doorOrWindow#2=true"])
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("PluginFurnitureCatalog.properties", properties)
+        z.writestr("lib/chair1/chair1.obj", (MESHES / "box_1x2x3.obj").read_text())
+        z.writestr("lib/chair1/chair1.mtl", "newmtl wood\nKd 0.5 0.3 0.1\nmap_Kd wood.jpg\nmap_refl gone.jpg\n")
+        z.writestr("lib/chair1/wood.jpg", b"not really a jpeg")
+        z.writestr("lib/door/door.obj", "v 0 0 0\n")
+    return archive.getvalue()
+
+
+@pytest.mark.parametrize("dpkg", [True, False], ids=["dpkg-deb", "no-dpkg-deb"])
+def test_furniture_pack_builds_a_licensed_sized_catalog(tmp_path: Path, monkeypatch, capsys, dpkg: bool) -> None:
+    monkeypatch.setenv("SIMGEN_CACHE", str(tmp_path / "cache"))
+    if not dpkg:
+        monkeypatch.setenv("PATH", str(tmp_path))  # the .deb is then read in Python
+    deb = _deb(tmp_path / "sweethome3d-furniture_1.8-1_all.deb",
+               {"usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f": _sh3f()})
+    assert assets("fetch", "furniture", "--from", str(deb)) == 0
+    assert "1 model in 1 class: use catalog:furniture/<class> (chair)" in capsys.readouterr().out
+    (chair,) = resolve_asset("catalog:furniture/chair", tmp_path)
+    assert (chair.key, chair.size_m, chair.up_axis, chair.material) == ("catalog:furniture/chair", 0.9, "Y", "keep")
+    assert chair.license == "CC0 1.0" and '"Oak chair" by Jane' in chair.attribution
+    assert (chair.path.parent / "chair1.mtl").read_text() == "newmtl wood\nKd 0.5 0.3 0.1\nmap_Kd wood.jpg\n"
+    assert not (tmp_path / "cache" / "packs" / "furniture" / "download").exists()
+
+
+def test_hdri_pack_decodes_exr_modules(tmp_path: Path, capsys) -> None:
+    exr = b"v/1\x01" + bytes(range(40))
+    tgz = tmp_path / "pmndrs-assets-1.7.0.tgz"
+    _targz({"package/package.json": b'{"version": "1.7.0"}',
+            "package/hdri/venice.exr.js": b"export default 'data:application/exr;base64," + base64.b64encode(exr)
+                                          + b"'\n"}, tgz)
+    assert assets("fetch", "hdri-extra", "--cache", str(tmp_path / "c"), "--from", str(tgz)) == 0
+    assert (tmp_path / "c" / "packs" / "hdri-extra" / "hdri" / "venice.exr").read_bytes() == exr
+    assert "SIMGEN_CACHE=" in capsys.readouterr().out
+
+
+def test_fetch_without_its_client_says_what_to_run_elsewhere(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get, no npm: nothing is downloaded
+    assert assets("fetch", "furniture", "--cache", str(tmp_path / "c")) == 2
+    err = capsys.readouterr().err
+    assert "`apt-get` is not available here" in err and "apt-get download sweethome3d-furniture" in err
+    assert "simgen assets fetch furniture --from FILE" in err
+    assert not (tmp_path / "c" / "packs" / "furniture").exists()
