@@ -9,6 +9,7 @@ from pathlib import Path
 
 from simgen import __version__
 from simgen.errors import SimgenError
+from simgen.tools.assets_cmd import register as register_assets
 from simgen.tools.diff import register as register_diff
 from simgen.tools.evaluate import register as register_eval
 from simgen.tools.export import register as register_export
@@ -27,6 +28,8 @@ EPILOG = """examples:
   simgen report out/ycb
   simgen eval out/ycb detections.json --iou-type segm
   simgen diff out/ycb out/ycb_v2
+  simgen assets list
+  simgen assets fetch furniture
   simgen export out/ycb --format yolo -o out/ycb_yolo
   simgen render scenes/ycb_tabletop.yaml -o out/part1 --shard 1/2   (and 2/2 elsewhere), then:
   simgen merge out/part1 out/part2 -o out/ycb
@@ -162,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_validate(commands)
     register_export(commands)
     register_sheet(commands)
+    register_assets(commands)
     register_preview(commands)
     register_report(commands)
     register_eval(commands)
