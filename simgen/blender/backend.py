@@ -30,7 +30,8 @@ from simgen.blender.physics import RigidBodies
 from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
 from simgen.errors import AssetError
-from simgen.sampling.frame_spec import AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams
+from simgen.sampling.frame_spec import (
+    AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams, solid_distractors)
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
@@ -126,6 +127,8 @@ class BlenderBackend:
         self._distractor_pools: dict[str, list[bpy.types.Object]] = {}  # never labeled, by asset
         self._materials: dict[str, SurfaceMaterial] = {}  # by object name
         self._jittered: dict[str, JitteredMaterials] = {}  # by object name, for mode: jitter
+        self._weather_pools: dict[str, list[bpy.types.Object]] = {}  # rain streaks and snowflakes
+        self._weather_materials: dict[str, SurfaceMaterial] = {}
         self._lights: list[bpy.types.Object] = []
         self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
@@ -306,19 +309,44 @@ class BlenderBackend:
             obj.pass_index = spec.instance_id
         self._hide_unused(self._pools, used)
         used_distractors: dict[str, int] = {}
-        for distractor in frame.distractors:
+        for distractor in solid_distractors(frame):
             obj = self._next_from_pool(self._distractor_pools, distractor.asset, used_distractors)
             self._place(obj, distractor.location, distractor.rotation_euler, distractor.scale, distractor.material)
             obj.pass_index = 0
         self._hide_unused(self._distractor_pools, used_distractors)
+        self._apply_weather_particles(frame)
         self._apply_camera(frame)
         self._apply_sun(frame.sun)
         self._apply_lights(frame.lights)
-        self.world.apply(frame.world, frame.sun)
+        self.world.apply(frame.world, frame.sun, frame.fog)
         self.ground.hide_render = not frame.ground.enabled
         self.ground.scale = (frame.ground.size, frame.ground.size, 1.0)
         self._ground_material.apply(frame.ground.material)
         self.scene.cycles.seed = frame.index
+
+    def _apply_weather_particles(self, frame: FrameSpec) -> None:
+        """Rain streaks and snowflakes: hundreds of tiny objects sharing one material per kind."""
+        used: dict[str, int] = {}
+        for particle in (d for d in frame.distractors if d.weather):
+            key = f"{particle.weather}:{particle.asset}"
+            index = used.get(key, 0)
+            used[key] = index + 1
+            pool = self._weather_pools.setdefault(key, [])
+            if len(pool) <= index:
+                obj = self._library[particle.asset].copy()
+                obj.name = f"{key}.{len(pool)}"
+                if key not in self._weather_materials:
+                    self._weather_materials[key] = SurfaceMaterial(f"simgen_{particle.weather}", self._image)
+                for slot in obj.material_slots:
+                    slot.link, slot.material = "OBJECT", self._weather_materials[key].material
+                self._collection.objects.link(obj)
+                pool.append(obj)
+            obj = pool[index]
+            obj.location, obj.rotation_euler, obj.scale = particle.location, particle.rotation_euler, particle.scale
+            obj.hide_render, obj.pass_index = False, 0
+            if index == 0:
+                self._weather_materials[key].apply(particle.material)
+        self._hide_unused(self._weather_pools, used)
 
     def _next_from_pool(self, pools: dict[str, list[bpy.types.Object]], key: str, used: dict[str, int]):
         index = used.get(key, 0)
@@ -368,15 +396,16 @@ class BlenderBackend:
     def settle(self, frame: FrameSpec, substeps: int = 10) -> tuple[list[Pose], list[Pose]]:
         """Let the frame's labeled objects and ground distractors fall and come to rest.
 
-        Returns the resting (location, rotation_euler) of each labeled object and each distractor,
-        in the frame's order; near-camera distractors stay where they float.
+        Returns the resting (location, rotation_euler) of each labeled object and each solid distractor
+        (see solid_distractors), in the frame's order; near-camera distractors stay where they float.
         """
         if self._physics is None:
             self._physics = RigidBodies(self.scene)
         labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
-        distractors = self._shown(self._distractor_pools, len(frame.distractors), [d.asset for d in frame.distractors])
-        falling = labeled + [obj for obj, d in zip(distractors, frame.distractors) if not (d.near_camera or d.fixed)]
-        floating = [obj for obj, d in zip(distractors, frame.distractors) if d.near_camera or d.fixed]
+        solid = solid_distractors(frame)
+        distractors = self._shown(self._distractor_pools, len(solid), [d.asset for d in solid])
+        falling = labeled + [obj for obj, d in zip(distractors, solid) if not (d.near_camera or d.fixed)]
+        floating = [obj for obj, d in zip(distractors, solid) if d.near_camera or d.fixed]
         parked = [obj for pool in (*self._pools.values(), *self._distractor_pools.values()) for obj in pool
                   if obj.hide_render]
         self._physics.exclude(parked)
@@ -499,9 +528,17 @@ class BlenderBackend:
                  render.use_motion_blur)
         cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
         dof.use_dof = render.use_motion_blur = False
+        rain = [obj for key, pool in self._weather_pools.items() if key.startswith("rain:") for obj in pool
+                if not obj.hide_render]
+        for obj in rain:  # translucent streaks never hide what is behind them
+            obj.hide_render = True
+        volume = self.world.detach_volume()  # fog must not leak into label depth or masks
         try:
             yield
         finally:
+            self.world.attach_volume(volume)
+            for obj in rain:
+                obj.hide_render = False
             (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof,
              render.use_motion_blur) = saved
 
@@ -520,7 +557,7 @@ class BlenderBackend:
         """
         if not groups:
             return {}
-        pools = (*self._pools.values(), *self._distractor_pools.values())
+        pools = (*self._pools.values(), *self._distractor_pools.values(), *self._weather_pools.values())
         shown = [obj for pool in pools for obj in pool if not obj.hide_render]
         ground_hidden = self.ground.hide_render
         self.ground.hide_render = True

@@ -51,13 +51,33 @@ class SurfaceMaterial:
         self._links.new(self._mapping.outputs["Vector"], self._image.inputs["Vector"])
         self._bump = nodes.new("ShaderNodeBump")
         self._links.new(self._bump.outputs["Normal"], self._bsdf.inputs["Normal"])
+        # look -> wet (darken) -> snow (white on up-facing parts) -> Base Color
+        self._wet = nodes.new("ShaderNodeMix")
+        self._wet.data_type, self._wet.blend_type = "RGBA", "MULTIPLY"
+        socket(self._wet.inputs, "Factor_Float").default_value = 1.0
+        self._snow = nodes.new("ShaderNodeMix")
+        self._snow.data_type = "RGBA"
+        socket(self._snow.inputs, "B_Color").default_value = (0.85, 0.87, 0.9, 1.0)
+        up = nodes.new("ShaderNodeSeparateXYZ")
+        self._links.new(geometry.outputs["Normal"], up.inputs["Vector"])
+        facing = nodes.new("ShaderNodeMapRange")
+        facing.inputs["From Min"].default_value, facing.inputs["From Max"].default_value = 0.35, 0.9
+        self._links.new(up.outputs["Z"], facing.inputs["Value"])
+        self._cover = nodes.new("ShaderNodeMath")
+        self._cover.operation = "MULTIPLY"
+        self._links.new(facing.outputs["Result"], self._cover.inputs[0])
+        self._links.new(self._cover.outputs["Value"], socket(self._snow.inputs, "Factor_Float"))
+        self._links.new(socket(self._wet.outputs, "Result_Color"), socket(self._snow.inputs, "A_Color"))
+        self._links.new(socket(self._snow.outputs, "Result_Color"), self._bsdf.inputs["Base Color"])
         self._state: tuple[str, str] | None = None
 
     def apply(self, params: MaterialParams) -> None:
         bsdf = self._bsdf
-        bsdf.inputs["Roughness"].default_value = params.roughness
+        bsdf.inputs["Roughness"].default_value = params.roughness * (1.0 - 0.8 * params.wetness)
         bsdf.inputs["Metallic"].default_value = params.metallic
-        bsdf.inputs["Base Color"].default_value = (*params.base_color, 1.0)
+        socket(self._wet.inputs, "A_Color").default_value = (*params.base_color, 1.0)
+        socket(self._wet.inputs, "B_Color").default_value = (*(1.0 - 0.55 * params.wetness,) * 3, 1.0)
+        self._cover.inputs[1].default_value = params.snow
         socket(self._mix.inputs, "A_Color").default_value = (*params.base_color, 1.0)
         socket(self._mix.inputs, "B_Color").default_value = (*params.second_color, 1.0)
         self._mapping.inputs["Scale"].default_value = (params.pattern_scale,) * 3
@@ -73,7 +93,7 @@ class SurfaceMaterial:
         if self._state == (mode, pattern):
             return
         self._state = (mode, pattern)
-        base, factor = self._bsdf.inputs["Base Color"], socket(self._mix.inputs, "Factor_Float")
+        base, factor = socket(self._wet.inputs, "A_Color"), socket(self._mix.inputs, "Factor_Float")
         for target in (base, factor, self._bump.inputs["Height"]):
             for link in list(target.links):
                 self._links.remove(link)

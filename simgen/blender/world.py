@@ -7,7 +7,7 @@ from typing import Callable
 
 import bpy
 
-from simgen.sampling.frame_spec import SunParams, WorldParams
+from simgen.sampling.frame_spec import FogParams, SunParams, WorldParams
 
 
 class World:
@@ -31,8 +31,11 @@ class World:
         self._sky.sky_type = "MULTIPLE_SCATTERING"
         self._sky.sun_disc = False  # the sun lamp already casts the sun's light and shadows
         self._type: str | None = None
+        self._output = nodes["World Output"]
+        self._volume = nodes.new("ShaderNodeVolumePrincipled")
+        self._volume_on = False
 
-    def apply(self, params: WorldParams, sun: SunParams | None) -> None:
+    def apply(self, params: WorldParams, sun: SunParams | None, fog: FogParams | None = None) -> None:
         colour = self._background.inputs["Color"]
         if params.type != self._type:  # relinking recompiles the world shader: only on change
             self._type = params.type
@@ -56,3 +59,23 @@ class World:
         else:
             colour.default_value = (*params.color, 1.0)
         self._background.inputs["Strength"].default_value = params.strength
+        volume = fog is not None and fog.mode == "volume"
+        if volume:
+            self._volume.inputs["Density"].default_value = fog.density
+            self._volume.inputs["Color"].default_value = (*fog.color, 1.0)
+            self._volume.inputs["Anisotropy"].default_value = fog.anisotropy
+        if volume != self._volume_on:
+            self.attach_volume(volume) if volume else self.detach_volume()
+
+    def detach_volume(self) -> bool:
+        """Take the fog volume out (for label passes); returns whether it was in."""
+        was_on = self._volume_on
+        for link in list(self._output.inputs["Volume"].links):
+            self._links.remove(link)
+        self._volume_on = False
+        return was_on
+
+    def attach_volume(self, on: bool) -> None:
+        if on and not self._volume_on:
+            self._links.new(self._volume.outputs["Volume"], self._output.inputs["Volume"])
+            self._volume_on = True

@@ -287,6 +287,8 @@ class CameraSpec(StrictModel):
 
 
 class SunSpec(StrictModel):
+    facing_camera: bool = Field(False, description="azimuth_deg is relative to the camera's heading: the sun in "
+                                                   "front of the camera, for backlight and glare")
     elevation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (20.0, 70.0)))
     azimuth_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
     strength: NonNegative = Field(default_factory=lambda: Distribution("uniform", (1.0, 4.0)),
@@ -382,6 +384,60 @@ class BackdropSpec(StrictModel):
         mode=Distribution("constant", ("procedural",)), roughness=Distribution("uniform", (0.5, 1.0))))
 
 
+class FogSpec(StrictModel):
+    """Fog, haze or mist: far things fade more, as the depth pass says they should."""
+
+    mode: Literal["analytic", "volume"] = Field(
+        "analytic", description="analytic: exact Beer-Lambert fade from the depth pass, applied after the render "
+                                "(free); volume: Cycles volume scattering in the scene (glows around lights, "
+                                "several times slower)")
+    density: Positive = Field(default_factory=lambda: Distribution("loguniform", (0.05, 0.6)),
+                              description="extinction per metre; visibility ~ 3 / density metres")
+    color: tuple[float, float, float] | ColorHSV = Field((0.7, 0.72, 0.75), description="linear RGB of the haze")
+    anisotropy: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.6)),
+                                  description="volume mode: forward scattering, -1..1")
+
+
+class RainSpec(StrictModel):
+    """Falling streaks (never labeled, never hiding labels: they are translucent) and wet surfaces."""
+
+    streaks: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
+    length_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.03, 0.12)))
+    wetness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.5, 1.0)),
+                               description="0..1: darker, glossier surfaces")
+
+
+class SnowSpec(StrictModel):
+    """Falling flakes (opaque: they do hide what is behind them) and snow on up-facing surfaces."""
+
+    flakes: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
+    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.004, 0.012)))
+    cover: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.3, 1.0)),
+                             description="0..1: how white up-facing surfaces turn, labeled objects included")
+
+
+class WeatherSpec(StrictModel):
+    fog: FogSpec | None = None
+    rain: RainSpec | None = None
+    snow: SnowSpec | None = None
+
+
+class ConditionTarget(StrictModel):
+    """How many frames carry a condition, and (for your own conditions) what it changes."""
+
+    fraction: float | None = Field(None, ge=0, le=1)
+    count: int | None = Field(None, ge=0, description="an exact number of frames instead of a fraction")
+    override: dict[str, Any] | None = Field(
+        None, description="scenario sections replaced in frames with this condition (deep-merged); "
+                          "built-in conditions have their own")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "ConditionTarget":
+        if (self.fraction is None) == (self.count is None):
+            raise PydanticCustomError("condition", "give either fraction or count", {})
+        return self
+
+
 class EffectSpec(StrictModel):
     """One post-render sensor effect: applied with probability ``p``, strength sampled."""
 
@@ -433,6 +489,12 @@ class Scenario(StrictModel):
     ground: GroundSpec = Field(default_factory=GroundSpec)
     distractors: DistractorSpec | None = None
     backdrop: BackdropSpec | None = None
+    weather: WeatherSpec = Field(default_factory=WeatherSpec)
+    conditions: dict[str, float | ConditionTarget] = Field(
+        default_factory=dict, description="edge-case coverage: condition name -> fraction of frames (or "
+                                          "{count: N}); built-in: fog, rain, snow, night, dusk, golden_hour, glare, "
+                                          "overexposed, underexposed, heavy_occlusion, truncation, tiny_objects, "
+                                          "motion_blur")
     sensor: SensorSpec | None = None
     labels: LabelSpec = Field(default_factory=LabelSpec)
 
@@ -446,6 +508,24 @@ class Scenario(StrictModel):
     @property
     def source(self) -> Path | None:
         return self._source
+
+    @model_validator(mode="after")
+    def _known_conditions(self) -> "Scenario":
+        from simgen.config.conditions import BUILTIN_CONDITIONS
+
+        for name, target in self.conditions.items():
+            if isinstance(target, (int, float)) and not 0 <= target <= 1:
+                raise PydanticCustomError("condition", "condition '{name}': a fraction between 0 and 1, got {got}",
+                                          {"name": name, "got": target})
+            own = getattr(target, "override", None)
+            if own is None and name not in BUILTIN_CONDITIONS:
+                close = difflib.get_close_matches(name, sorted(BUILTIN_CONDITIONS), n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise PydanticCustomError(
+                    "condition", "unknown condition '{name}': {hint}built-in ones are {all}; for your own, give "
+                    "{{fraction: F, override: {{...}}}}", {"name": name, "hint": hint,
+                                                           "all": ", ".join(BUILTIN_CONDITIONS)})
+        return self
 
     @model_validator(mode="after")
     def _unique_class_names(self) -> "Scenario":

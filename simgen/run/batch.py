@@ -21,6 +21,7 @@ import simgen
 from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
+from simgen.config.conditions import variant
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
@@ -30,7 +31,7 @@ from simgen.errors import AssetError, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
-from simgen.sampling.sampler import BACKDROP_ASSET
+from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET
 
 
 @dataclass
@@ -118,12 +119,18 @@ class RunSummary:
 
 
 def resolve_assets(scenario: Scenario) -> SceneAssets:
+    """Every asset any frame may need: the scenario's own, and what its conditions add (distractors, weather)."""
     base = scenario.source_dir
-    distractors = {}
-    if scenario.distractors is not None:
-        distractors = {str(shape): resolve_asset(str(shape), base) for shape in scenario.distractors.shapes.params}
-    if scenario.backdrop is not None:
-        distractors[BACKDROP_ASSET] = resolve_asset(BACKDROP_ASSET, base)
+    scenarios = [scenario] + [variant(scenario, (name,)) for name in scenario.conditions]
+    distractors: dict[str, list] = {}
+    for each in scenarios:
+        shapes = [str(shape) for shape in each.distractors.shapes.params] if each.distractors else []
+        shapes += [BACKDROP_ASSET] if each.backdrop else []
+        shapes += [RAIN_ASSET] if each.weather.rain else []
+        shapes += [SNOW_ASSET] if each.weather.snow else []
+        for shape in shapes:
+            if shape not in distractors:
+                distractors[shape] = resolve_asset(shape, base)
     surface = None
     if scenario.placement.surface is not None:
         candidates = resolve_asset(scenario.placement.surface, base)

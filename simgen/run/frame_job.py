@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import cv2
+import numpy as np
 
 from simgen.annotate.frame import annotate_frame, plan_frame
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
-from simgen.run.redirect import redirect_output
+from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.sensor import apply_sensor_effects
-from simgen.sampling.frame_spec import FrameSpec
+from simgen.run.redirect import redirect_output
+from simgen.sampling.frame_spec import FrameSpec, solid_distractors
 from simgen.sampling.sampler import FrameSampler, stage_rng
 
 STAGES = ("sample", "scene_update", "physics", "render", "readback", "label_passes", "sensor", "annotate", "write")
@@ -56,6 +58,14 @@ def _forget_inherited_blender_paths() -> None:
     if "bpy" not in sys.modules:
         marker = f"{os.sep}bpy{os.sep}"
         sys.path[:] = [p for p in sys.path if marker not in p]
+
+
+def needs_label_pass(frame: FrameSpec) -> bool:
+    """Whether the main render's first sample is not a clean pinhole view of the surfaces."""
+    camera = frame.camera
+    fog_volume = frame.fog is not None and frame.fog.mode == "volume"
+    rain = any(d.weather == "rain" for d in frame.distractors)
+    return camera.f_stop is not None or camera.shutter is not None or fog_volume or rain
 
 
 class FrameRenderer:
@@ -105,18 +115,21 @@ class FrameRenderer:
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(self.writer.rgb_staging_path(index))
-            if frame.camera.f_stop is not None or frame.camera.shutter is not None:
-                # blurred RGB: labels come from a sharp 1-sample pinhole pass at the middle of the shutter
+            if needs_label_pass(frame):
+                # blurred, fogged or rained-on RGB: labels come from a clean 1-sample pinhole pass
                 with stage("label_passes"):
                     passes = backend.render_labels()
             with stage("annotate"):
                 plan = plan_frame(frame, backend.asset_vertices)
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
-        if frame.sensor:
+        if frame.sensor or (frame.fog and frame.fog.mode == "analytic"):
             with stage("sensor"):
                 staged = self.writer.rgb_staging_path(index)
-                image = apply_sensor_effects(cv2.imread(str(staged)), frame.sensor, stage_rng(frame.seed, index, "noise"))
+                image = cv2.imread(str(staged))
+                if frame.fog and frame.fog.mode == "analytic":
+                    image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K))
+                image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(staged), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
@@ -131,7 +144,7 @@ class FrameRenderer:
         objects, distractors = self.backend.settle(frame, physics.substeps if physics else 10)
         for obj, (location, rotation) in zip(frame.objects, objects):
             obj.location, obj.rotation_euler = location, rotation
-        for distractor, (location, rotation) in zip(frame.distractors, distractors):
+        for distractor, (location, rotation) in zip(solid_distractors(frame), distractors):
             distractor.location, distractor.rotation_euler = location, rotation
 
     def close(self) -> None:

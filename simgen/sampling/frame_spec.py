@@ -37,6 +37,8 @@ class MaterialParams:
     bump: float = 0.0
     texture: str | None = None  # image mode: file path
     jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # jitter mode: hue, sat, value, roughness shifts
+    wetness: float = 0.0  # rain: darker, glossier
+    snow: float = 0.0  # snow cover on up-facing parts, 0..1
 
 
 @dataclass
@@ -65,6 +67,7 @@ class DistractorParams:
     material: MaterialParams
     near_camera: bool
     fixed: bool = False  # the placement surface: stays exactly where the asset file puts it
+    weather: str | None = None  # "rain" (translucent: hidden in label passes) or "snow" (opaque)
 
 
 @dataclass
@@ -128,6 +131,14 @@ class GroundParams:
 
 
 @dataclass
+class FogParams:
+    mode: str  # analytic | volume
+    density: float  # extinction per metre
+    color: Vec3
+    anisotropy: float
+
+
+@dataclass
 class FrameSpec:
     """Everything needed to render and label frame ``index`` of a scenario."""
 
@@ -142,9 +153,15 @@ class FrameSpec:
     distractors: list[DistractorParams] = field(default_factory=list)
     sensor: dict[str, float] = field(default_factory=dict)  # applied post-render effects and their amounts
     physics_steps: int = 0  # > 0: poses below are the settled ones, written back after the simulation
+    fog: FogParams | None = None
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
         """The full record for COCO ``images[].params`` and the journal."""
         return asdict(self)
+
+
+def solid_distractors(frame: FrameSpec) -> list[DistractorParams]:
+    """Distractors that are objects (not rain or snow particles), in the frame's order."""
+    return [d for d in frame.distractors if d.weather is None]

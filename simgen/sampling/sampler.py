@@ -18,10 +18,11 @@ import numpy as np
 
 from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
+from simgen.config.conditions import conditions_of, fraction_of, variant
 from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario
 from simgen.errors import AssetError, PlacementError
 from simgen.sampling.frame_spec import (
-    AssetBounds, CameraParams, DistractorParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
+    AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     SunParams, WorldParams)
 from simgen.sampling.geometry import (
     box_corners, camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
@@ -29,6 +30,8 @@ from simgen.sampling.geometry import (
 from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
+RAIN_ASSET = "primitive:cylinder"
+SNOW_ASSET = "primitive:sphere"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff", ".webp")
 
 
@@ -83,6 +86,8 @@ class FrameSampler:
         self.resolution = resolution
         self.hulls = hulls or {}  # asset vertices, so tumbled objects touch the ground exactly
         self.area, self.origin = self._placement_region()
+        self._targets = {name: fraction_of(target, scenario.frames) for name, target in scenario.conditions.items()}
+        self._variants: dict[tuple[str, ...], FrameSampler] = {}
         base = scenario.source_dir
         self._textures: dict[str, list[str]] = {}
         for spec in self._material_specs():
@@ -114,6 +119,16 @@ class FrameSampler:
         return specs + ([sc.distractors.material] if sc.distractors else [])
 
     def sample(self, index: int) -> FrameSpec:
+        """Frame ``index``, with the conditions the coverage plan gives it applied."""
+        tags = conditions_of(index, self._targets, self.scenario.seed)
+        if not tags:
+            return self._sample(index, ())
+        if tags not in self._variants:
+            self._variants[tags] = FrameSampler(variant(self.scenario, tags), self.assets, self.bounds,
+                                                self.resolution, self.hulls)
+        return self._variants[tags]._sample(index, tags)
+
+    def _sample(self, index: int, conditions: tuple[str, ...]) -> FrameSpec:
         sc, seed = self.scenario, self.scenario.seed
         drafts = self._sample_objects(stage_rng(seed, index, "counts"), stage_rng(seed, index, "objects"))
         materials_rng = stage_rng(seed, index, "materials")
@@ -133,8 +148,8 @@ class FrameSampler:
                 rotation_euler=draft.rotation, scale=draft.scale, material=material))
         camera = self._camera(objects, stage_rng(seed, index, "camera"))
         self._motion(camera, objects, stage_rng(seed, index, "motion"))
-        sun = self._sun(stage_rng(seed, index, "lighting"))
-        return FrameSpec(
+        sun = self._sun(camera, stage_rng(seed, index, "lighting"))
+        frame = FrameSpec(
             index=index, seed=seed, objects=objects, camera=camera, sun=sun,
             world=self._world(stage_rng(seed, index, "world")),
             ground=GroundParams(sc.ground.enabled, sc.ground.size,
@@ -144,7 +159,9 @@ class FrameSampler:
                          + self._distractors(camera, taken, stage_rng(seed, index, "distractors"))),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
-            dropped=dropped)
+            dropped=dropped, conditions=list(conditions))
+        self._weather(frame, stage_rng(seed, index, "weather"))
+        return frame
 
     # ------------------------------------------------------------------ objects and placement
     def _sample_objects(self, counts_rng: np.random.Generator, rng: np.random.Generator) -> list[_Draft]:
@@ -306,12 +323,16 @@ class FrameSampler:
         return self._object_centres(objects).mean(axis=0)
 
     # ------------------------------------------------------------------ light and world
-    def _sun(self, rng: np.random.Generator) -> SunParams | None:
+    def _sun(self, camera: CameraParams, rng: np.random.Generator) -> SunParams | None:
         spec = self.scenario.sun
         if spec is None:
             return None
         kelvin = float(spec.color_temperature_k.sample(rng))
-        return SunParams(elevation_deg=float(spec.elevation_deg.sample(rng)), azimuth_deg=float(spec.azimuth_deg.sample(rng)),
+        elevation, azimuth = float(spec.elevation_deg.sample(rng)), float(spec.azimuth_deg.sample(rng))
+        if spec.facing_camera:  # azimuth is an offset from where the camera looks
+            forward = np.array(camera.look_at) - np.array(camera.location)
+            azimuth += math.degrees(math.atan2(forward[1], forward[0]))
+        return SunParams(elevation_deg=elevation, azimuth_deg=azimuth,
                          strength=float(spec.strength.sample(rng)), color_temperature_k=kelvin,
                          color=kelvin_to_rgb(kelvin), angle_deg=float(spec.angle_deg.sample(rng)))
 
@@ -405,14 +426,55 @@ class FrameSampler:
                                  rotation_euler=matrix_to_euler_xyz(facing), scale=(size, size, 1.0),
                                  material=material, near_camera=False, fixed=True)]
 
+    def _weather(self, frame: FrameSpec, rng: np.random.Generator) -> None:
+        """Fog, rain and snow: wet or snowy materials everywhere, and falling streaks or flakes in view."""
+        spec = self.scenario.weather
+        if spec.fog is not None:
+            fog = spec.fog
+            color = fog.color
+            rgb = hsv_to_linear_rgb(*_hsv(color, rng)) if isinstance(color, ColorHSV) else tuple(color)
+            frame.fog = FogParams(mode=fog.mode, density=float(fog.density.sample(rng)), color=rgb,  # type: ignore
+                                  anisotropy=float(fog.anisotropy.sample(rng)))
+        wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
+        cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
+        materials = [o.material for o in frame.objects] + [d.material for d in frame.distractors]
+        for material in materials + [frame.ground.material]:
+            material.wetness, material.snow = wetness, cover
+        if spec.rain is not None:
+            for _ in range(int(spec.rain.streaks.sample(rng))):
+                length = float(spec.rain.length_m.sample(rng))
+                frame.distractors.append(self._particle(frame.camera, rng, RAIN_ASSET, "rain",
+                                                        (0.003, 0.003, length), (0.75, 0.78, 0.8), 0.05))
+        if spec.snow is not None:
+            for _ in range(int(spec.snow.flakes.sample(rng))):
+                size = float(spec.snow.size_m.sample(rng))
+                frame.distractors.append(self._particle(frame.camera, rng, SNOW_ASSET, "snow",
+                                                        (size, size, size * 0.6), (0.9, 0.9, 0.92), 0.9))
+
+    def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str, kind: str,
+                  scale: tuple[float, float, float], color: tuple[float, float, float],
+                  roughness: float) -> DistractorParams:
+        """A rain streak or snowflake somewhere in view, between 0.3 m and 8 m from the camera."""
+        u, v, depth = rng.uniform(-0.05, 1.05), rng.uniform(-0.05, 1.05), float(np.exp(rng.uniform(np.log(0.3), np.log(8.0))))
+        location = self._ray_point(camera, u, v, depth)
+        tilt = (float(rng.normal(0, 0.08)), float(rng.normal(0, 0.08)), 0.0)
+        material = MaterialParams(mode="sampled", base_color=color, hsv=(0.0, 0.0, max(color)), roughness=roughness,
+                                  metallic=0.0)
+        return DistractorParams(asset=asset, location=tuple(float(c) for c in location), rotation_euler=tilt,
+                                scale=scale, material=material, near_camera=True, fixed=True, weather=kind)
+
     def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
         """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""
+        distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
+        return self._ray_point(camera, u, v, t * distance)
+
+    @staticmethod
+    def _ray_point(camera: CameraParams, u: float, v: float, depth: float) -> np.ndarray:
+        """The point at camera depth ``depth`` seen at image position (u, v) (fractions of width and height)."""
         width, height = camera.resolution
         K, world_to_camera = np.array(camera.K), np.array(camera.world_to_camera)
         ray = np.linalg.solve(K, [u * width, v * height, 1.0])
-        distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
-        rotation = world_to_camera[:3, :3]
-        return np.array(camera.location) + rotation.T @ (ray / ray[2]) * (t * distance)
+        return np.array(camera.location) + world_to_camera[:3, :3].T @ (ray / ray[2]) * depth
 
     def _sensor(self, rng: np.random.Generator) -> dict[str, float]:
         spec = self.scenario.sensor

@@ -1,0 +1,104 @@
+"""Edge-case conditions: what each one changes, and which frames carry it.
+
+A condition is a named override of scenario sections (``night`` turns the sun off, picks the
+night HDRI, adds lamps, raises exposure and noise). Frames are given conditions by a seeded
+low-discrepancy rule: frame i carries a condition with fraction f when
+floor((i + 1) f + phase) > floor(i f + phase). Every prefix of N frames then holds
+round-down or round-up of f N of them, so any run, resumed, extended or split into shards and
+merged, meets every target within one frame, and frame i's conditions never depend on N.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import zlib
+from typing import Any
+
+BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
+    "fog": {"weather": {"fog": {"mode": "analytic", "density": {"loguniform": [0.15, 0.8]}}}},
+    "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
+    "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}},
+    "night": {"sun": None, "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.02, 0.15]}},
+              "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]},
+                         "power_w": {"loguniform": [100, 1000]}, "color_temperature_k": [2200, 4000]},
+              "camera": {"exposure_ev": [0.5, 2.0]},
+              "sensor": {"noise": {"p": 1.0, "amount": [0.01, 0.04]}}},
+    "dusk": {"sun": {"elevation_deg": [-2, 4], "strength": [0.2, 1.5], "color_temperature_k": [1900, 2600]},
+             "world": {"type": "sky", "strength": [0.05, 0.4]}},
+    "golden_hour": {"sun": {"elevation_deg": [4, 15], "strength": [1.0, 4.0], "color_temperature_k": [2500, 3500]},
+                    "world": {"type": "sky", "strength": [0.3, 1.0]}},
+    "glare": {"sun": {"facing_camera": True, "azimuth_deg": [-15, 15], "elevation_deg": [3, 20],
+                      "strength": [4.0, 10.0], "angle_deg": [0.5, 2.0]},
+              "world": {"type": "sky", "strength": [0.5, 1.5]}},
+    "overexposed": {"camera": {"exposure_ev": [1.5, 3.0]}},
+    "underexposed": {"camera": {"exposure_ev": [-4.0, -2.0]}},
+    "heavy_occlusion": {"distractors": {"count": [3, 6], "near_camera": 1.0, "scale": [0.03, 0.1]}},
+    "truncation": {"camera": {"look_at_jitter_m": [0.3, 0.7], "min_in_view": 0.0}},
+    "tiny_objects": {"camera": {"orbit": {"distance": [5.0, 10.0]}}},
+    "motion_blur": {"camera": {"motion_blur": {"p": 1.0}}},
+}
+
+
+DISTRIBUTION_KEYS = {"uniform", "loguniform", "normal", "choice"}
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Deep merge of YAML-shaped data: sections merge key by key; values, distributions and None replace."""
+    is_distribution = isinstance(override, dict) and DISTRIBUTION_KEYS & set(override)
+    if isinstance(base, dict) and isinstance(override, dict) and not is_distribution:
+        result = copy.deepcopy(base)
+        for key, value in override.items():
+            result[key] = merge(result.get(key), value)
+        return result
+    return copy.deepcopy(override)
+
+
+def override_for(name: str, target: Any) -> dict[str, Any]:
+    own = getattr(target, "override", None)
+    return own if own is not None else BUILTIN_CONDITIONS.get(name, {})
+
+
+def fraction_of(target: Any, frames: int) -> float:
+    """Targets as fractions; an exact count is a fraction of the run's frame count."""
+    if isinstance(target, (int, float)):
+        return float(target)
+    if target.count is not None:
+        return min(target.count / max(frames, 1), 1.0)
+    return float(target.fraction)
+
+
+def _phase(seed: int, name: str) -> float:
+    return (zlib.crc32(f"{seed}:{name}".encode()) & 0xFFFFFF) / float(0x1000000)
+
+
+def has_condition(index: int, fraction: float, seed: int, name: str) -> bool:
+    phase = _phase(seed, name)
+    return math.floor((index + 1) * fraction + phase) > math.floor(index * fraction + phase)
+
+
+def conditions_of(index: int, targets: dict[str, float], seed: int) -> tuple[str, ...]:
+    """The conditions frame ``index`` carries, in the scenario's order."""
+    return tuple(name for name, fraction in targets.items() if has_condition(index, fraction, seed, name))
+
+
+def variant(scenario: Any, names: tuple[str, ...]) -> Any:
+    """The scenario as frames carrying ``names`` see it: each condition's override merged in, in order."""
+    from pydantic import ValidationError
+
+    from simgen.config.scenario import Scenario
+    from simgen.errors import ScenarioError
+
+    data = scenario.model_dump(mode="json")
+    for name in names:
+        data = merge(data, override_for(name, scenario.conditions[name]))
+    data["conditions"] = {}
+    try:
+        result = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise ScenarioError(f"conditions {', '.join(names)}: the override makes {where} invalid: "
+                            f"{problem['msg']}") from None
+    result._source = scenario.source
+    return result

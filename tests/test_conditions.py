@@ -1,0 +1,140 @@
+"""Edge cases and weather: exact coverage of condition targets, and weather that never corrupts labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, render
+from simgen.cli import main
+from simgen.config.conditions import conditions_of, fraction_of
+from simgen.postprocess.fog import apply_fog
+
+TARGETS = {"fog": 0.25, "rain": 0.1, "night": 1 / 3, "snow": 0.0}
+
+
+@pytest.mark.parametrize("frames", [1, 7, 30, 101, 1000])
+def test_every_run_meets_every_target_within_one_frame(frames: int) -> None:
+    tags = [conditions_of(i, TARGETS, seed=7) for i in range(frames)]
+    for name, fraction in TARGETS.items():
+        count = sum(name in t for t in tags)
+        assert abs(count - fraction * frames) < 1.0 + 1e-9, (name, count, fraction * frames)
+
+
+def test_shards_and_extensions_keep_the_plan() -> None:
+    full = [conditions_of(i, TARGETS, seed=3) for i in range(120)]
+    shards = {i: conditions_of(i, TARGETS, seed=3) for k in range(4) for i in range(k, 120, 4)}
+    assert [shards[i] for i in range(120)] == full, "a frame's conditions depend on nothing but its index"
+    assert [conditions_of(i, TARGETS, seed=3) for i in range(60)] == full[:60], "extending a run keeps the plan"
+
+
+def test_exact_counts() -> None:
+    class Count:
+        count, fraction, override = 13, None, None
+
+    fraction = fraction_of(Count(), 50)
+    assert sum("x" in conditions_of(i, {"x": fraction}, seed=1) for i in range(50)) == 13
+
+
+SCENE = f"""
+name: weather
+seed: 2
+frames: 1
+render: {FIXTURES / 'tiny.yaml'}
+classes:
+  - {{name: cube, asset: primitive:cube, count: 3, scale: 0.3}}
+placement: {{area: [2, 2]}}
+camera: {{focal_length_mm: 30, orbit: {{distance: 4, elevation_deg: 25, azimuth_deg: 30}}}}
+world: {{type: color, color: [0.4, 0.4, 0.45], strength: 1}}
+"""
+
+
+def run(tmp_path: Path, name: str, extra: str) -> tuple[Path, dict]:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SCENE + extra)
+    out = tmp_path / name
+    assert render(path, out) == 0
+    return out, json.loads((out / "annotations.json").read_text())
+
+
+def labels(out: Path, coco: dict) -> np.ndarray:
+    return cv2.imread(str(out / coco["images"][0]["instance_file"]), cv2.IMREAD_UNCHANGED)
+
+
+@pytest.fixture(scope="module")
+def clear(tmp_path_factory) -> tuple[Path, dict]:
+    return run(tmp_path_factory.mktemp("clear"), "clear", "")
+
+
+@pytest.mark.parametrize("name, weather", [
+    ("fog_analytic", "weather: {fog: {mode: analytic, density: 0.5}}\n"),
+    ("fog_volume", "weather: {fog: {mode: volume, density: 0.3}}\n"),
+    ("rain", "weather: {rain: {streaks: 300}}\n"),
+])
+def test_fog_and_rain_change_the_image_but_not_the_labels(tmp_path: Path, clear, name: str, weather: str) -> None:
+    out, coco = run(tmp_path, name, weather)
+    assert np.array_equal(labels(out, coco), labels(*clear)), "labels are those of the clear scene"
+    for key in ("depth_file",):
+        a = cv2.imread(str(out / coco["images"][0][key]), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(str(clear[0] / clear[1]["images"][0][key]), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(a, b), "fog never leaks into the depth used for labels"
+    rgb = cv2.imread(str(out / coco["images"][0]["file_name"])).astype(float)
+    rgb_clear = cv2.imread(str(clear[0] / clear[1]["images"][0]["file_name"])).astype(float)
+    assert np.abs(rgb - rgb_clear).mean() > 3
+
+
+def test_snowflakes_only_ever_hide_pixels(tmp_path: Path, clear) -> None:
+    out, coco = run(tmp_path, "snow", "weather: {snow: {flakes: 400, size_m: 0.03, cover: 1.0}}\n")
+    snowy, plain = labels(out, coco), labels(*clear)
+    changed = snowy != plain
+    assert changed.any(), "opaque flakes cover some object pixels"
+    assert np.all(snowy[changed] == 0), "a flake turns an object pixel into background, never into another object"
+    for annotation in coco["annotations"]:
+        assert annotation["visibility"] <= 1.0
+    assert any(a["visibility"] < 1.0 for a in coco["annotations"])
+    assert coco["images"][0]["params"]["ground"]["material"]["snow"] == 1.0
+
+
+def test_analytic_fog_fades_far_pixels_more() -> None:
+    image = np.full((10, 20, 3), 40, np.uint8)
+    image[:, :5] = 250  # bright surroundings set the fog's light level
+    depth = np.tile(np.linspace(1, 20, 20, dtype=np.float32), (10, 1))
+    depth[:, -1] = np.inf  # the sky: nothing but fog
+    K = np.array([[20.0, 0, 9.5], [0, 20.0, 4.5], [0, 0, 1]])
+    fogged = apply_fog(image, depth, 0.2, (0.8, 0.8, 0.8), K).astype(float)
+    fog_colour = fogged[0, -1]
+    distance_to_fog = np.abs(fogged[0, 5:19] - fog_colour).mean(axis=1)
+    assert np.all(np.diff(distance_to_fog) <= 0) and distance_to_fog[0] > 5 * distance_to_fog[-1], \
+        "the farther the pixel, the closer to the fog colour"
+    assert fogged[0, 6].mean() > 40, "dark near pixels are lifted by the lit fog"
+
+
+def test_conditions_reach_frames_and_change_them(tmp_path: Path) -> None:
+    text = SCENE.replace("frames: 1", "frames: 4") + "conditions: {night: 0.5, glare: {count: 1}}\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    out = tmp_path / "c"
+    assert render(path, out) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    tags = [image["conditions"] for image in coco["images"]]
+    assert sum("night" in t for t in tags) == 2 and sum("glare" in t for t in tags) == 1
+    for image in coco["images"]:
+        params = image["params"]
+        if image["conditions"] == ["night"]:  # (a later condition may override parts of an earlier one)
+            assert params["sun"] is None and params["world"]["hdri"].endswith("night") and params["lights"]
+        if "glare" in image["conditions"]:
+            camera = np.array(params["camera"]["look_at"]) - np.array(params["camera"]["location"])
+            heading = np.degrees(np.arctan2(camera[1], camera[0]))
+            assert abs((params["sun"]["azimuth_deg"] - heading + 180) % 360 - 180) <= 15.0001
+
+
+def test_unknown_condition_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(SCENE + "conditions: {foog: 0.2}\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown condition 'foog'" in err and "did you mean 'fog'" in err and "c.yaml:" in err
