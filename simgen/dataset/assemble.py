@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from simgen.dataset.manifest import write_attribution
 from simgen.dataset.writer import atomic_write_json, read_journal
 
 
@@ -25,7 +26,30 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
         images.append(records[index]["image"])
         for annotation in sorted(records[index]["annotations"], key=lambda a: a["instance_id"]):
             annotations.append({"id": len(annotations) + 1, **annotation})
-    coco = {"info": info, "licenses": licenses, "categories": categories, "images": images,
+    coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
             "annotations": annotations}
     atomic_write_json(out / "annotations.json", coco)
+    write_attribution(out, coco["licenses"])
     return coco
+
+
+def used_licenses(licenses: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the license entries, and assets within them, that some finished frame actually shows."""
+    used = {thing["asset"] for image in images for key in ("objects", "distractors")
+            for thing in image.get("params", {}).get(key, [])}
+    kept = []
+    for entry in licenses:
+        assets = [a for a in entry.get("assets", []) if a in used]
+        if assets:
+            kept.append({**entry, "id": len(kept) + 1, "assets": assets})
+    return kept
+
+
+def coverage(images: list[dict[str, Any]], targets: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Per condition: the target fraction, and the frames and fraction the dataset really holds."""
+    total = max(len(images), 1)
+    result = {}
+    for name, target in targets.items():
+        frames = sum(name in image.get("conditions", []) for image in images)
+        result[name] = {"target": round(target, 4), "frames": frames, "achieved": round(frames / total, 4)}
+    return result

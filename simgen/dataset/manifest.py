@@ -29,6 +29,19 @@ def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def content_hash(identity: str, assets: list[AssetRef]) -> str:
+    """Changes when the scenario, the preset or the bytes of any asset file change: two datasets with the
+    same content hash were made from the same inputs."""
+    digest = hashlib.sha256(identity.encode())
+    for ref in sorted(assets, key=lambda r: r.key):
+        digest.update(ref.key.encode())
+        if ref.path is not None and ref.path.is_file():
+            with open(ref.path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def categories(scenario: Scenario) -> list[dict[str, Any]]:
     """COCO categories in scenario order, ids from 1, with keypoint names and skeleton where declared."""
     result = []
@@ -76,6 +89,7 @@ def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, devi
         "host": platform.node(),
         "status": status,
         "identity": identity,
+        "content_hash": content_hash(identity, assets),
         "scenario_file": str(scenario.source) if scenario.source else None,
         "scenario": scenario.model_dump(mode="json"),
         "seed": scenario.seed,
@@ -83,7 +97,8 @@ def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, devi
         "render_preset": preset.model_dump(mode="json"),
         "device": device,
         "categories": categories(scenario),
-        "licenses": licenses(assets),
+        "asset_licenses": licenses(assets),  # every asset the scenario may use
+        "licenses": licenses(assets),  # narrowed at assembly to the assets finished frames show
     }
     manifest.update(extra or {})
     return manifest

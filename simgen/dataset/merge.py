@@ -32,7 +32,7 @@ def assemble(out: Path) -> dict[str, Any]:
     return assemble_coco(out, info={"description": manifest["scenario"]["name"], "version": simgen.__version__,
                                     "year": time.gmtime().tm_year, "contributor": "simgen",
                                     "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                         categories=manifest["categories"], licenses=manifest["licenses"],
+                         categories=manifest["categories"], licenses=manifest.get("asset_licenses", manifest["licenses"]),
                          frames=manifest.get("frames"))
 
 
@@ -75,9 +75,8 @@ def merge(shards: list[Path], out: Path) -> dict[str, Any]:
                                                              for m in manifests), 4)
                                             for stage in manifests[0].get("timing", {}).get("stage_seconds", {})}})
     manifest_io.write_manifest(out, merged)
-    manifest_io.write_attribution(out, merged["licenses"])
     coco = assemble(out)
-    merged.update(images=len(coco["images"]), annotations=len(coco["annotations"]))
+    merged.update(images=len(coco["images"]), annotations=len(coco["annotations"]), licenses=coco["licenses"])
     manifest_io.write_manifest(out, merged)
     return coco
 

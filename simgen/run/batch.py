@@ -21,11 +21,11 @@ import simgen
 from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
-from simgen.config.conditions import variant
+from simgen.config.conditions import fraction_of, variant
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
-from simgen.dataset.assemble import assemble_coco
+from simgen.dataset.assemble import assemble_coco, coverage
 from simgen.dataset.writer import JOURNAL, SUBDIRS, DatasetWriter
 from simgen.errors import AssetError, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
@@ -228,7 +228,6 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
                                           all_refs, status="running",
                                           extra={"shard": str(options.shard), "workers": options.workers})
     manifest_io.write_manifest(out, manifest)
-    manifest_io.write_attribution(out, manifest["licenses"])
 
     totals: dict[str, float] = defaultdict(float)
     dropped, rendered, failed = 0, 0, []
@@ -259,10 +258,12 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
         coco = assemble_coco(out, info={"description": scenario.name, "version": simgen.__version__,
                                         "year": time.gmtime().tm_year, "contributor": "simgen",
                                         "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                             categories=manifest["categories"], licenses=manifest["licenses"], frames=scenario.frames)
+                             categories=manifest["categories"], licenses=manifest["asset_licenses"], frames=scenario.frames)
         wall = time.perf_counter() - wall_start
+        targets = {name: fraction_of(target, scenario.frames) for name, target in scenario.conditions.items()}
         manifest.update(status=status, device=source.device, images=len(coco["images"]),
-                        annotations=len(coco["annotations"]), failed_frames=failed,
+                        annotations=len(coco["annotations"]), failed_frames=failed, licenses=coco["licenses"],
+                        coverage=coverage(coco["images"], targets),
                         timing={"wall_seconds": round(wall, 4), "frames_rendered": rendered,
                                 "stage_seconds": {s: round(totals.get(s, 0.0), 4) for s in STAGES}})
         manifest_io.write_manifest(out, manifest)
