@@ -17,12 +17,20 @@ from simgen.postprocess.fog import apply_fog
 TARGETS = {"fog": 0.25, "rain": 0.1, "night": 1 / 3, "snow": 0.0}
 
 
-@pytest.mark.parametrize("frames", [1, 7, 30, 101, 1000])
+@pytest.mark.parametrize("frames", [1, 7, 30, 40, 101, 1000])
 def test_every_run_meets_every_target_within_one_frame(frames: int) -> None:
     tags = [conditions_of(i, TARGETS, seed=7) for i in range(frames)]
     for name, fraction in TARGETS.items():
         count = sum(name in t for t in tags)
         assert abs(count - fraction * frames) < 1.0 + 1e-9, (name, count, fraction * frames)
+
+
+def test_forty_frames_in_four_shards_of_ten_meet_every_target() -> None:
+    shards = [[conditions_of(i, TARGETS, seed=11) for i in range(k, 40, 4)] for k in range(4)]
+    assert all(len(shard) == 10 for shard in shards)
+    for name, fraction in TARGETS.items():
+        count = sum(name in tags for shard in shards for tags in shard)
+        assert abs(count - fraction * 40) < 1.0 + 1e-9
 
 
 def test_shards_and_extensions_keep_the_plan() -> None:
@@ -138,3 +146,28 @@ def test_unknown_condition_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "unknown condition 'foog'" in err and "did you mean 'fog'" in err and "c.yaml:" in err
+
+
+def test_night_frames_are_darker_than_day_frames(tmp_path: Path) -> None:
+    text = SCENE.replace("frames: 1", "frames: 6").replace(
+        "world: {type: color, color: [0.4, 0.4, 0.45], strength: 1}",
+        "world: {hdri: courtyard, strength: 1}\nsun: {strength: 3}") + "conditions: {night: 0.5}\n"
+    path = tmp_path / "n.yaml"
+    path.write_text(text)
+    out = tmp_path / "n"
+    assert render(path, out) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    means = {True: [], False: []}
+    for image in coco["images"]:
+        means["night" in image["conditions"]].append(cv2.imread(str(out / image["file_name"])).mean())
+    assert len(means[True]) == 3 and max(means[True]) < min(means[False])
+
+
+def test_run_prints_and_records_coverage(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(SCENE.replace("frames: 1", "frames: 4") + "conditions: {overexposed: 0.5}\n")
+    assert render(path, tmp_path / "c") == 0
+    printed = capsys.readouterr().out
+    assert "Coverage" in printed and "overexposed" in printed and "50.0%" in printed
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert manifest["coverage"]["overexposed"] == {"target": 0.5, "frames": 2, "achieved": 0.5}

@@ -90,3 +90,41 @@ def test_truncation_fraction() -> None:
     assert truncation((-10, 0, 10, 10), 100, 100) == pytest.approx(0.5)
     assert truncation((10, 10, 20, 20), 100, 100) == 0.0
     assert truncation(None, 100, 100) == 1.0
+
+
+def test_projected_centre_lies_inside_the_amodal_box(half_hidden: dict) -> None:
+    image = half_hidden["images"][0]
+    K = np.array(image["camera"]["K"])
+    for annotation in half_hidden["annotations"]:
+        u, v, w = K @ np.array(annotation["location"])
+        x, y, bw, bh = annotation["amodal_bbox"]
+        assert x <= u / w + 0.5 <= x + bw and y <= v / w + 0.5 <= y + bh
+
+
+def test_ground_truth_as_detections_scores_ap_one_on_occluded_multiclass_data(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    scenario = (FIXTURES.parent.parent / "scenes" / "quickstart.yaml").read_text() + """
+distractors: {count: 5, scale: [0.15, 0.3], near_camera: 0.6}
+"""
+    path = tmp_path / "occluded.yaml"
+    path.write_text(scenario.replace("render: preview", f"render: {FIXTURES / 'tiny.yaml'}"))
+    out = tmp_path / "occluded"
+    assert render(path, out, "-n", "6") == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    assert len({a["category_id"] for a in coco["annotations"]}) >= 2
+    assert any(a["visibility"] < 1 for a in coco["annotations"]), "some objects are occluded"
+    detections = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+                   "segmentation": a["segmentation"], "score": 1.0} for a in coco["annotations"]]
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(out / "annotations.json"))
+        for iou_type in ("bbox", "segm"):
+            evaluation = COCOeval(truth, truth.loadRes(detections), iou_type)
+            evaluation.evaluate()
+            evaluation.accumulate()
+            evaluation.summarize()
+            assert evaluation.stats[0] == pytest.approx(1.0, abs=1e-9), iou_type

@@ -116,10 +116,10 @@ def _children(pid: int) -> list[int]:
 
 
 def test_shards_merge_into_the_full_dataset(tmp_path: Path, reference: dict, capsys) -> None:
-    parts = [tmp_path / "part1", tmp_path / "part2"]
+    parts = [tmp_path / "part1", tmp_path / "part2", tmp_path / "part3"]
     for k, part in enumerate(parts, start=1):
-        assert render(QUICKSTART, part, "-n", FRAMES, "--shard", f"{k}/2") == 0
-    assert [i["frame_index"] for i in json.loads((parts[1] / "annotations.json").read_text())["images"]] == [1, 3, 5, 7]
+        assert render(QUICKSTART, part, "-n", FRAMES, "--shard", f"{k}/3") == 0
+    assert [i["frame_index"] for i in json.loads((parts[1] / "annotations.json").read_text())["images"]] == [1, 4, 7]
     merged = tmp_path / "merged"
     assert main(["merge", *map(str, parts), "-o", str(merged)]) == 0
     assert comparable(merged) == reference
@@ -202,3 +202,28 @@ def test_ray_local_cluster(tmp_path: Path, reference: dict) -> None:
 def test_bad_shard_argument(capsys, tmp_path: Path) -> None:
     assert render(QUICKSTART, tmp_path / "o", "--shard", "3/2") == 2
     assert "K must be between 1 and N" in capsys.readouterr().err
+
+
+def test_worker_that_raises_on_one_frame_does_not_stop_the_others(tmp_path: Path, reference: dict) -> None:
+    """A real worker process fails on frame 3 (a startup hook in its interpreter injects the failure)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import simgen.run.frame_job as job\n"
+        "real = job.FrameRenderer.render\n"
+        "def render(self, index):\n"
+        "    if index == 3:\n"
+        "        raise RuntimeError('Cycles crashed on this frame (injected)')\n"
+        "    return real(self, index)\n"
+        "job.FrameRenderer.render = render\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(cli_command(out, "--workers", "2", "--max-failures", "1"), env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    coco = json.loads((out / "annotations.json").read_text())
+    assert [i["frame_index"] for i in coco["images"]] == [0, 1, 2, 4, 5, 6, 7]
+    assert "1 frame(s) failed (3)" in result.stdout
+    assert "injected" in (out / "simgen.log").read_text()
+    assert subprocess.run(cli_command(out), capture_output=True, timeout=120).returncode == 0
+    assert comparable(out) == reference, "a rerun fills in the failed frame"

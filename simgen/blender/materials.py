@@ -111,7 +111,7 @@ class JitteredMaterials:
 
     def __init__(self, obj: bpy.types.Object):
         self.materials: list[bpy.types.Material | None] = []
-        self._knobs: list[tuple[bpy.types.Node, bpy.types.Node, float]] = []  # (hsv, bsdf, own roughness)
+        self._knobs: list[tuple[bpy.types.Node, bpy.types.Node, float, float]] = []  # hsv, bsdf, own roughness, metallic
         for slot in obj.material_slots:
             source = slot.material
             if source is None or source.node_tree is None:
@@ -128,12 +128,14 @@ class JitteredMaterials:
                 else:
                     hsv.inputs["Color"].default_value = base.default_value
                 tree.links.new(hsv.outputs["Color"], base)
-                self._knobs.append((hsv, bsdf, bsdf.inputs["Roughness"].default_value))
+                self._knobs.append((hsv, bsdf, bsdf.inputs["Roughness"].default_value,
+                                    bsdf.inputs["Metallic"].default_value))
 
     def apply(self, params: MaterialParams) -> None:
-        hue, saturation, value, roughness = params.jitter
-        for hsv, bsdf, own_roughness in self._knobs:
+        hue, saturation, value, roughness, metallic = params.jitter
+        for hsv, bsdf, own_roughness, own_metallic in self._knobs:
             hsv.inputs["Hue"].default_value = (0.5 + hue) % 1.0
             hsv.inputs["Saturation"].default_value = max(0.0, 1.0 + saturation)
             hsv.inputs["Value"].default_value = max(0.0, 1.0 + value)
             bsdf.inputs["Roughness"].default_value = min(max(own_roughness + roughness, 0.0), 1.0)
+            bsdf.inputs["Metallic"].default_value = min(max(own_metallic + metallic, 0.0), 1.0)

@@ -67,6 +67,7 @@ class JitterSpec(StrictModel):
     saturation: float = Field(0.2, ge=0, le=1)
     value: float = Field(0.2, ge=0, le=1)
     roughness: float = Field(0.15, ge=0, le=1)
+    metallic: float = Field(0.0, ge=0, le=1)
 
 
 class MaterialSpec(StrictModel):

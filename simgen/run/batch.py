@@ -101,6 +101,7 @@ class RunSummary:
     device: str
     dropped_objects: int
     failed_frames: list[int]
+    coverage: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def text(self) -> str:
         rate = self.frames_rendered / self.wall_seconds if self.wall_seconds > 0 else 0.0
@@ -115,7 +116,15 @@ class RunSummary:
                 f"({rate:.2f} frames/s){resumed}. The dataset in {self.out} now holds {self.images} image(s) "
                 f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped}{failed} "
                 f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample label passes); "
-                f"everything else {overhead:.0f}% of the frame time (per-stage seconds in manifest.json).")
+                f"everything else {overhead:.0f}% of the frame time (per-stage seconds in manifest.json)."
+                + self.coverage_table())
+
+    def coverage_table(self) -> str:
+        if not self.coverage:
+            return ""
+        rows = [f"  {name:<18} {c['target']:>7.1%} {c['frames']:>8d} {c['achieved']:>9.1%}"
+                for name, c in self.coverage.items()]
+        return "\n\nCoverage        target   frames  achieved\n" + "\n".join(rows)
 
 
 def resolve_assets(scenario: Scenario) -> SceneAssets:
@@ -269,4 +278,5 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
         manifest_io.write_manifest(out, manifest)
     return RunSummary(out=out, frames_total=len(frames), frames_rendered=rendered, frames_resumed=len(frames) - len(todo),
                       images=len(coco["images"]), annotations=len(coco["annotations"]), wall_seconds=wall,
-                      stage_seconds=dict(totals), device=source.device, dropped_objects=dropped, failed_frames=failed)
+                      stage_seconds=dict(totals), device=source.device, dropped_objects=dropped, failed_frames=failed,
+                      coverage=manifest["coverage"])

@@ -36,7 +36,7 @@ class MaterialParams:
     pattern_scale: float = 10.0
     bump: float = 0.0
     texture: str | None = None  # image mode: file path
-    jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # jitter mode: hue, sat, value, roughness shifts
+    jitter: tuple[float, ...] = (0.0,) * 5  # jitter mode: hue, saturation, value, roughness, metallic shifts
     wetness: float = 0.0  # rain: darker, glossier
     snow: float = 0.0  # snow cover on up-facing parts, 0..1
 

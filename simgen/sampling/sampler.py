@@ -197,12 +197,13 @@ class FrameSampler:
         textures = self._textures.get(spec.textures or "", [])
         texture_pick = int(rng.integers(len(textures))) if textures else 0
         j = spec.jitter
-        jitter = tuple(float(amount * rng.uniform(-1, 1)) for amount in (j.hue, j.saturation, j.value, j.roughness))
+        jitter = tuple(float(amount * rng.uniform(-1, 1))
+                       for amount in (j.hue, j.saturation, j.value, j.roughness, j.metallic))
         return MaterialParams(
             mode=mode, base_color=hsv_to_linear_rgb(*hsv), hsv=hsv, roughness=roughness, metallic=metallic,
             second_color=hsv_to_linear_rgb(*hsv2), pattern=pattern, pattern_scale=scale, bump=min(bump, 1.0),
             texture=textures[texture_pick] if mode == "image" else None,
-            jitter=jitter if mode == "jitter" else (0.0, 0.0, 0.0, 0.0))  # type: ignore[arg-type]
+            jitter=jitter if mode == "jitter" else (0.0,) * 5)  # type: ignore[arg-type]
 
     def _place(self, drafts: list[_Draft], rng: np.random.Generator, index: int):
         spec, area = self.scenario.placement, self.area

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from simgen.run.batch import RenderOptions, render_dataset
+from simgen.tools.args import positive_int
 from simgen.tools.sheet import contact_sheet
 
 
@@ -37,8 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "draw them with their masks and boxes into one PNG: iterate on a YAML in seconds.")
     parser.add_argument("scenario")
     parser.add_argument("-o", "--dest", metavar="PNG", help="output PNG (default SCENARIO_preview.png)")
-    parser.add_argument("-n", "--frames", type=int, default=16)
-    parser.add_argument("--cols", type=int, default=4)
+    parser.add_argument("-n", "--frames", type=positive_int, default=16)
+    parser.add_argument("--cols", type=positive_int, default=4)
     parser.add_argument("--render-config", default="preview", metavar="PRESET")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     parser.add_argument("--no-progress", action="store_true")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from simgen.dataset.writer import atomic_write_bytes
+from simgen.tools.args import positive_int
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -555,12 +556,6 @@ def build_report(out: Path, dest: Path | None = None, thumbnails: int = 24) -> P
 # --- the command line -----------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` to the ``simgen`` subcommands."""
@@ -574,7 +569,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "into a folder next to it (report_files/ for report.html).")
     parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render -o OUT'")
     parser.add_argument("-o", "--dest", metavar="HTML", help="where to write the report (default: OUT/report.html)")
-    parser.add_argument("--thumbnails", type=_positive, default=24, metavar="N",
+    parser.add_argument("--thumbnails", type=positive_int, default=24, metavar="N",
                         help="number of images in the thumbnail grid (default: 24)")
     parser.set_defaults(handler=_report_command)
 

@@ -20,6 +20,7 @@ from simgen.annotate.instances import decode_rle
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.errors import OutputError
 from simgen.tools.export import annotations_by_image, load_coco
+from simgen.tools.args import positive_int
 
 GAP = 10
 TITLE_HEIGHT = 64
@@ -184,12 +185,6 @@ def contact_sheet(out: Path, dest: Path, n: int = 16, cols: int = 4, tile_width:
     return dest
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
 
 def run_sheet(args: argparse.Namespace) -> int:
     path = contact_sheet(Path(args.out), Path(args.dest), args.n, args.cols, args.tile_width)
@@ -205,8 +200,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "A quick look that labels and images agree.")
     parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render'")
     parser.add_argument("-o", "--dest", default="sheet.png", metavar="PNG", help="output PNG (default sheet.png)")
-    parser.add_argument("-n", type=_positive, default=16, help="number of images (default 16)")
-    parser.add_argument("--cols", type=_positive, default=4, help="images per row (default 4)")
-    parser.add_argument("--tile-width", type=_positive, default=320, metavar="PX",
+    parser.add_argument("-n", type=positive_int, default=16, help="number of images (default 16)")
+    parser.add_argument("--cols", type=positive_int, default=4, help="images per row (default 4)")
+    parser.add_argument("--tile-width", type=positive_int, default=320, metavar="PX",
                         help="width of each image in the sheet (default 320)")
     parser.set_defaults(handler=run_sheet)
