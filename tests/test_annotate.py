@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from simgen.annotate.instances import decode_rle, depth_to_mm, label_instances, semantic_map
+import pytest
+
+from simgen.annotate.instances import decode_rle, depth_to_mm, encode_rle, label_instances, semantic_map
 
 
 def synthetic() -> np.ndarray:
@@ -39,3 +41,19 @@ def test_semantic_map_uses_categories():
 def test_depth_is_millimetres_with_zero_for_no_surface():
     depth = np.array([[1.2345, np.inf], [70.0, 0.0004]], np.float32)
     assert depth_to_mm(depth).tolist() == [[1234, 0], [65535, 1]]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_run_based_labels_equal_per_mask_labels_on_random_maps(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    instance = rng.integers(0, 12, size=(37, 53)).astype(np.int32)
+    instance[rng.random(instance.shape) < 0.5] = 0
+    instance[:, -1] = 7  # runs that wrap from one column's bottom into the next column's top
+    instance[-3:, :] = 7
+    for label in label_instances(instance, range(1, 14)):
+        mask = instance == label.instance_id
+        assert np.array_equal(decode_rle(label.segmentation), mask)
+        assert label.area == int(mask.sum())
+        rows, cols = np.nonzero(mask)
+        assert label.bbox == [cols.min(), rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1]
+        assert label.segmentation == encode_rle(mask), "the same compressed RLE pycocotools makes from the mask"

@@ -34,22 +34,62 @@ def decode_rle(rle: dict) -> np.ndarray:
     return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
 
 
+def _runs(column_major: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, values) of the constant runs of a 1-D array, also cut at ``breaks``."""
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [column_major.size]])
+    return starts, ends, column_major[starts]
+
+
+def _grouped(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(values, kind="stable")  # runs of one id stay in image order
+    return order, values[order]
+
+
+def _of(instance_id: int, order: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    lo, hi = np.searchsorted(sorted_values, [instance_id, instance_id + 1])
+    return order[lo:hi]
+
+
 def label_instances(instance_map: np.ndarray, instance_ids: Iterable[int]) -> list[InstanceLabel]:
-    """Labels for each listed id that has at least one visible pixel, in the given order."""
+    """Labels for each listed id that has at least one visible pixel, in the given order.
+
+    One pass over the map finds the runs of equal ids in column-major order, which is exactly
+    COCO's RLE order: each instance's RLE, area and box then come from its own runs, never from a
+    full-image mask per instance (100 instances at 1920x1080 in tens of milliseconds).
+    """
     ids = list(instance_ids)
     if not ids:
         return []
-    areas = np.bincount(instance_map.ravel().clip(0), minlength=max(ids) + 1)
+    height, width = instance_map.shape
+    column_major = np.ascontiguousarray(instance_map.T).ravel()
+    size = column_major.size
+    change = np.flatnonzero(column_major[1:] != column_major[:-1]) + 1
+    starts, ends, values = _runs(column_major, change)
+    order, sorted_values = _grouped(values)
+    # for boxes, runs are also cut where a column ends, so each lies in one column
+    c_starts, c_ends, c_values = _runs(column_major, np.union1d(change, np.arange(height, size, height)))
+    c_order, c_sorted = _grouped(c_values)
     labels = []
     for instance_id in ids:
-        area = int(areas[instance_id])
-        if area == 0:
+        mine = _of(instance_id, order, sorted_values)
+        if mine.size == 0:
             continue
-        mask = instance_map == instance_id
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        bbox = [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
-        labels.append(InstanceLabel(instance_id, bbox, area, encode_rle(mask)))
+        first, last = starts[mine], ends[mine]
+        counts = np.empty(2 * mine.size + 1, dtype=np.int64)
+        counts[0], counts[-1] = first[0], size - last[-1]
+        counts[1::2] = last - first
+        counts[2:-1:2] = first[1:] - last[:-1]
+        if counts[-1] == 0:  # no background after the last run: pycocotools writes no empty tail either
+            counts = counts[:-1]
+        compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts.tolist()}, height, width)
+        columns = _of(instance_id, c_order, c_sorted)
+        cols = c_starts[columns] // height
+        top, bottom = c_starts[columns] % height, (c_ends[columns] - 1) % height
+        x0, y0 = int(cols.min()), int(top.min())
+        bbox = [x0, y0, int(cols.max()) - x0 + 1, int(bottom.max()) - y0 + 1]
+        rle = {"size": [height, width], "counts": compressed["counts"].decode("ascii")}
+        labels.append(InstanceLabel(instance_id, bbox, int((last - first).sum()), rle))
     return labels
 
 
