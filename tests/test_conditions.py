@@ -171,3 +171,19 @@ def test_run_prints_and_records_coverage(tmp_path: Path, capsys) -> None:
     assert "Coverage" in printed and "overexposed" in printed and "50.0%" in printed
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["coverage"]["overexposed"] == {"target": 0.5, "frames": 2, "achieved": 0.5}
+
+
+def test_ground_fog_is_thinner_higher_up() -> None:
+    from simgen.postprocess.fog import optical_depth
+    from simgen.sampling.geometry import camera_matrices, intrinsics, look_at_rotation
+
+    eye, target = np.array([0.0, -10.0, 1.0]), np.array([0.0, 0.0, 1.0])
+    _, world_to_camera = camera_matrices(eye, look_at_rotation(eye, target))
+    K = intrinsics(35, 36, 41, 31)  # odd sizes: pixel (15, 20) looks exactly along the axis
+    depth = np.full((31, 41), 10.0, np.float32)
+    uniform = optical_depth(depth, 0.2, K, world_to_camera, None)
+    ground = optical_depth(depth, 0.2, K, world_to_camera, 2.0)
+    centre = (15, 20)
+    assert uniform[centre] == pytest.approx(0.2 * 10, rel=1e-5)
+    assert ground[centre] == pytest.approx(0.2 * 10 * np.exp(-0.5), rel=1e-4), "a level ray at 1 m: density * e^(-1/2)"
+    assert ground[0, 20] < ground[centre] < ground[30, 20], "rays climbing cross thinner fog than rays going down"

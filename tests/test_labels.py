@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -128,3 +129,51 @@ distractors: {count: 5, scale: [0.15, 0.3], near_camera: 0.6}
             evaluation.accumulate()
             evaluation.summarize()
             assert evaluation.stats[0] == pytest.approx(1.0, abs=1e-9), iou_type
+
+
+@pytest.mark.parametrize("fmt", ["npy", "exr"])
+def test_float_depth_on_request(tmp_path: Path, fmt: str) -> None:
+    text = (FIXTURES / "cube.yaml").read_text().replace("render: tiny.yaml", f"render: {FIXTURES / 'tiny.yaml'}")
+    path = tmp_path / "d.yaml"
+    path.write_text(text + f"labels: {{depth_float: {fmt}}}\n")
+    assert render(path, tmp_path / "d") == 0
+    image = json.loads((tmp_path / "d" / "annotations.json").read_text())["images"][0]
+    target = tmp_path / "d" / image["depth_float_file"]
+    if fmt == "npy":
+        depth = np.load(target)
+    else:
+        import OpenEXR
+
+        depth = OpenEXR.File(str(target)).channels()["Z"].pixels
+    millimetres = cv2.imread(str(tmp_path / "d" / image["depth_file"]), cv2.IMREAD_UNCHANGED)
+    assert depth.dtype == np.float32 and depth.shape == millimetres.shape
+    finite = np.isfinite(depth)
+    assert np.array_equal(finite, millimetres > 0)
+    assert np.allclose(depth[finite] * 1000, millimetres[finite], atol=0.51)
+
+
+def test_catalog_entry_declares_keypoints_and_material_policy(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "boxes.yaml").write_text(f"""
+license: CC0 1.0
+entries:
+  box:
+    files: "{FIXTURES / 'meshes' / 'red_box.blend'}"
+    material: keep
+    keypoints: {{names: [top_centre, bottom_corner], points: [[0, 0, 1.0], [0.5, -0.5, 0.0]], skeleton: [[1, 2]]}}
+""")
+    scene = tmp_path / "s.yaml"
+    scene.write_text(f"""
+name: kp
+frames: 1
+render: {FIXTURES / 'tiny.yaml'}
+classes: [{{name: box, asset: catalog:boxes/box, count: 1, scale: 0.5, position: {{x: 0, y: 0, z: 0}}}}]
+camera: {{focal_length_mm: 35, fixed: {{location: [2.0, -3.0, 2.0], look_at: [0, 0, 0.25]}}}}
+""")
+    out = tmp_path / "out"
+    assert render(scene, out) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    assert coco["categories"][0]["keypoints"] == ["top_centre", "bottom_corner"]
+    (annotation,) = coco["annotations"]
+    assert annotation["keypoints"][2] == 2, "the top centre faces the camera"
+    assert coco["images"][0]["params"]["objects"][0]["material"]["mode"] == "keep"

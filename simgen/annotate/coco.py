@@ -32,11 +32,13 @@ def object_pose_in_camera(obj: ObjectSpec, bounds: AssetBounds, world_to_camera:
     }
 
 
-def image_record(frame: FrameSpec) -> dict[str, Any]:
+def image_record(frame: FrameSpec, depth_float: str = "none") -> dict[str, Any]:
     """COCO ``images[]`` entry with simgen's extra fields (camera, files, seed, conditions, params)."""
     name = frame_name(frame.index)
     width, height = frame.camera.resolution
+    float_file = {} if depth_float == "none" else {"depth_float_file": f"depth/{name}.{depth_float}"}
     return {
+        **float_file,
         "id": image_id(frame.index),
         "file_name": f"images/{name}.png",
         "width": width,

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from simgen.assets.packs import PACK_CATALOG, packs_dir
 from simgen.config.loader import PROJECT_ROOT, validate_file
-from simgen.config.scenario import StrictModel
+from simgen.config.scenario import KeypointSpec, StrictModel
 from simgen.errors import AssetError
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
@@ -62,6 +62,9 @@ class CatalogEntry(AssetSettings):
     files: str | list[str | FileSpec] = Field(
         description="path, glob or list of them (relative to the catalog file), ycb:/primitive: names, "
                     "or mappings {path: ..., size_m: ...} for per-file settings")
+    keypoints: KeypointSpec | None = Field(
+        None, description="named 3D points in the imported asset's frame (metres, Z up, after units and axes "
+                          "are applied), projected into COCO keypoints for every class using this entry")
 
     def file_specs(self) -> list[FileSpec]:
         """Every file item as a FileSpec, so callers handle one shape."""

@@ -11,6 +11,7 @@ import glob
 import importlib.util
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from simgen.assets import catalog
 from simgen.errors import AssetError
@@ -38,6 +39,7 @@ class AssetRef:
     up_axis: str | None = None  # "Z" or "Y" in the file's coordinates; None: the format's own convention
     size_m: float | None = None  # longest side in metres after import (overrides scale)
     material: str | None = None  # catalog material policy ("sampled" | "keep"); None: the class decides
+    keypoints: Any = None  # KeypointSpec declared by a catalog entry, in file units
 
     @property
     def primitive(self) -> str:
@@ -119,7 +121,7 @@ def _resolve_catalog(reference: str, base_dir: Path) -> list[AssetRef]:
             inner = resolve_asset(item.path, found.path.parent)
         except AssetError as exc:
             raise AssetError(f"{found.path}: entry '{entry_name}': {exc}") from None
-        refs.extend(_catalog_ref(ref, (item, entry, found)) for ref in inner)
+        refs.extend(replace(_catalog_ref(ref, (item, entry, found)), keypoints=entry.keypoints) for ref in inner)
     base_key = f"catalog:{found.id}/{entry_name}"
     if len(refs) == 1:
         return [replace(refs[0], key=base_key)]

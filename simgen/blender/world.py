@@ -34,6 +34,20 @@ class World:
         self._output = nodes["World Output"]
         self._volume = nodes.new("ShaderNodeVolumePrincipled")
         self._volume_on = False
+        # density(z) = density * exp(falloff * z); falloff 0 = homogeneous, -1/H = ground fog
+        position = nodes.new("ShaderNodeNewGeometry")
+        height = nodes.new("ShaderNodeSeparateXYZ")
+        self._falloff = nodes.new("ShaderNodeMath")
+        self._falloff.operation = "MULTIPLY"
+        exponent = nodes.new("ShaderNodeMath")
+        exponent.operation = "EXPONENT"
+        self._density = nodes.new("ShaderNodeMath")
+        self._density.operation = "MULTIPLY"
+        self._links.new(position.outputs["Position"], height.inputs["Vector"])
+        self._links.new(height.outputs["Z"], self._falloff.inputs[0])
+        self._links.new(self._falloff.outputs["Value"], exponent.inputs[0])
+        self._links.new(exponent.outputs["Value"], self._density.inputs[0])
+        self._links.new(self._density.outputs["Value"], self._volume.inputs["Density"])
 
     def apply(self, params: WorldParams, sun: SunParams | None, fog: FogParams | None = None) -> None:
         colour = self._background.inputs["Color"]
@@ -61,7 +75,8 @@ class World:
         self._background.inputs["Strength"].default_value = params.strength
         volume = fog is not None and fog.mode == "volume"
         if volume:
-            self._volume.inputs["Density"].default_value = fog.density
+            self._density.inputs[1].default_value = fog.density
+            self._falloff.inputs[1].default_value = -1.0 / fog.height_m if fog.height_m else 0.0
             self._volume.inputs["Color"].default_value = (*fog.color, 1.0)
             self._volume.inputs["Anisotropy"].default_value = fog.anisotropy
         if volume != self._volume_on:

@@ -20,7 +20,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
     "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}},
     "night": {"sun": None, "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.02, 0.15]}},
-              "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]},
+              "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]}, "camera_spots": [0, 2],
                          "power_w": {"loguniform": [100, 1000]}, "color_temperature_k": [2200, 4000]},
               "camera": {"exposure_ev": [0.5, 2.0]},
               "sensor": {"noise": {"p": 1.0, "amount": [0.01, 0.04]}}},

@@ -311,6 +311,8 @@ class LightsSpec(StrictModel):
     color_temperature_k: Positive = Field(default_factory=lambda: Distribution("uniform", (2700.0, 7000.0)))
     size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.05, 1.0)))
     spot_angle_deg: Positive = Field(default_factory=lambda: Distribution("uniform", (30.0, 90.0)))
+    camera_spots: Count = Field(default_factory=lambda: Distribution("constant", (0,), integer=True),
+                                description="headlight-like spots beside the camera, aimed where it looks")
 
     @model_validator(mode="after")
     def _known_types(self) -> "LightsSpec":
@@ -397,6 +399,8 @@ class FogSpec(StrictModel):
     color: tuple[float, float, float] | ColorHSV = Field((0.7, 0.72, 0.75), description="linear RGB of the haze")
     anisotropy: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.6)),
                                   description="volume mode: forward scattering, -1..1")
+    height_m: Positive | None = Field(None, description="ground fog: density falls by e every this many metres "
+                                                        "of height; none = the same everywhere")
 
 
 class RainSpec(StrictModel):
@@ -470,6 +474,8 @@ class LabelSpec(StrictModel):
     filtered: Literal["drop", "ignore"] = Field(
         "drop", description="drop filtered instances, or keep them as iscrowd=1 / ignore=1 regions")
     amodal_masks: bool = Field(False, description="also write the unoccluded mask (RLE) of every instance")
+    depth_float: Literal["none", "npy", "exr"] = Field(
+        "none", description="also write depth as float32 metres (inf = no surface): depth/NNNNNN.npy or .exr")
     keypoint_depth_tolerance_m: float = Field(0.02, gt=0, description="a keypoint counts as visible when the "
                                               "depth pass at its pixel is within this of the keypoint's depth")
 

@@ -42,13 +42,14 @@ def content_hash(identity: str, assets: list[AssetRef]) -> str:
     return digest.hexdigest()[:16]
 
 
-def categories(scenario: Scenario) -> list[dict[str, Any]]:
+def categories(scenario: Scenario, keypoints: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """COCO categories in scenario order, ids from 1, with keypoint names and skeleton where declared."""
     result = []
     for category_id, cls in enumerate(scenario.classes, start=1):
         entry: dict[str, Any] = {"id": category_id, "name": cls.name, "supercategory": "object"}
-        if cls.keypoints is not None:
-            entry.update(keypoints=list(cls.keypoints.names), skeleton=[list(p) for p in cls.keypoints.skeleton])
+        declared = (keypoints or {}).get(cls.name, cls.keypoints)
+        if declared is not None:
+            entry.update(keypoints=list(declared.names), skeleton=[list(p) for p in declared.skeleton])
         result.append(entry)
     return result
 
@@ -81,7 +82,8 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
 
 
 def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, device: str, blender_version: str,
-                   assets: list[AssetRef], status: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   assets: list[AssetRef], status: str, extra: dict[str, Any] | None = None,
+                   keypoints: dict[str, Any] | None = None) -> dict[str, Any]:
     manifest = {
         "simgen_version": simgen.__version__,
         "blender_version": blender_version,
@@ -96,7 +98,7 @@ def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, devi
         "frames": scenario.frames,
         "render_preset": preset.model_dump(mode="json"),
         "device": device,
-        "categories": categories(scenario),
+        "categories": categories(scenario, keypoints),
         "asset_licenses": licenses(assets),  # every asset the scenario may use
         "licenses": licenses(assets),  # narrowed at assembly to the assets finished frames show
     }

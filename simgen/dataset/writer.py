@@ -8,8 +8,10 @@ nothing that resume would trust.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,6 +50,22 @@ def _png(array: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     assert ok
     return encoded.tobytes()
+
+
+def _float_depth(depth: np.ndarray, depth_format: str) -> bytes:
+    """float32 metres along the camera axis as .npy or single-channel .exr (inf where nothing was hit)."""
+    depth = depth.astype(np.float32)
+    if depth_format == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, depth)
+        return buffer.getvalue()
+    import OpenEXR
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "depth.exr"
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, {"Z": depth}).write(str(path))
+        return path.read_bytes()
 
 
 def read_journal(out: Path) -> Iterator[dict[str, Any]]:
@@ -93,9 +111,12 @@ class DatasetWriter:
         """Where the renderer writes the RGB PNG before the frame is committed."""
         return self.out / "images" / f".{frame_name(index)}.tmp.png"
 
-    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray) -> None:
+    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray,
+                    depth_float: np.ndarray | None = None, depth_format: str = "none") -> None:
         """The frame's files; it is not finished until ``append_journal`` has recorded it."""
         name = frame_name(index)
+        if depth_float is not None and depth_format != "none":
+            atomic_write_bytes(self.out / "depth" / f"{name}.{depth_format}", _float_depth(depth_float, depth_format))
         atomic_write_bytes(self.out / "depth" / f"{name}.png", _png(depth_mm))
         atomic_write_bytes(self.out / "instance" / f"{name}.png", _png(instance.astype(np.uint16)))
         atomic_write_bytes(self.out / "semantic" / f"{name}.png", _png(semantic))
@@ -120,7 +141,8 @@ class DatasetWriter:
         done = set()
         for record in read_journal(self.out):
             image = record["image"]
-            files = (image["file_name"], image["depth_file"], image["instance_file"], image["semantic_file"])
+            files = (image["file_name"], image["depth_file"], image["instance_file"], image["semantic_file"],
+                     *([image["depth_float_file"]] if "depth_float_file" in image else []))
             if all((self.out / f).is_file() for f in files):
                 done.add(int(image["frame_index"]))
         return done

@@ -19,11 +19,38 @@ def ray_length_per_depth(K: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.sqrt(1.0 + x * x + y * y)
 
 
+def optical_depth(depth_z: np.ndarray, density: float, K: np.ndarray, world_to_camera: np.ndarray,
+                  height_m: float | None) -> np.ndarray:
+    """Integral of the fog density along each pixel's ray, from the camera to the surface it sees.
+
+    Homogeneous: density * distance. Ground fog, density(z) = density * exp(-z / H): the integral
+    has a closed form in the heights of the two ends, so this stays exact and per-pixel cheap.
+    """
+    height, width = depth_z.shape
+    length = ray_length_per_depth(K, height, width)
+    distance = depth_z * length
+    if height_m is None:
+        return density * distance
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
+    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
+    rotation, translation = world_to_camera[:3, :3], world_to_camera[:3, 3]
+    rise = rays @ rotation[:, 2]  # world z gained per metre of camera depth
+    eye_z = float((-rotation.T @ translation)[2])
+    start = np.exp(-eye_z / height_m)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        end = np.exp(-(eye_z + depth_z * rise) / height_m)
+        sloped = density * height_m * (start - end) * length / rise
+        level = density * start * distance
+        tau = np.where(np.abs(rise) > 1e-6, sloped, level)
+    return np.where(np.isfinite(tau), tau, np.inf).astype(np.float32)
+
+
 def apply_fog(bgr: np.ndarray, depth_z: np.ndarray, density: float, color_rgb: tuple[float, float, float],
-              K: np.ndarray) -> np.ndarray:
-    """``depth_z``: metres along the camera axis, inf where the ray escapes (fully fogged)."""
-    distance = depth_z * ray_length_per_depth(np.asarray(K), *depth_z.shape)
-    transmittance = np.exp(-density * distance)[..., None]  # inf distance -> 0: the sky is all fog
+              K: np.ndarray, world_to_camera: np.ndarray | None = None, height_m: float | None = None) -> np.ndarray:
+    """``depth_z``: metres along the camera axis, inf where the ray escapes (fully fogged if it stays low)."""
+    K = np.asarray(K)
+    w2c = np.eye(4) if world_to_camera is None else np.asarray(world_to_camera)
+    transmittance = np.exp(-optical_depth(depth_z, density, K, w2c, height_m))[..., None]
     linear = _to_linear(bgr)
     # Fog glows with the light around it: scale its colour by the scene's bright level, so fog at
     # night is dark grey rather than a lit white wall.

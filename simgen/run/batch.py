@@ -235,7 +235,8 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
 
     manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, bpy.app.version_string,
                                           all_refs, status="running",
-                                          extra={"shard": str(options.shard), "workers": options.workers})
+                                          extra={"shard": str(options.shard), "workers": options.workers},
+                                          keypoints={c.name: assets.keypoints(c.name, c.keypoints) for c in scenario.classes})
     manifest_io.write_manifest(out, manifest)
 
     totals: dict[str, float] = defaultdict(float)

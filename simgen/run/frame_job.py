@@ -83,7 +83,7 @@ class FrameRenderer:
         self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution,
                                     self.backend.asset_vertices)
         self.writer = DatasetWriter(spec.out)
-        self.keypoints = {cls.name: cls.keypoints for cls in spec.scenario.classes}
+        self.keypoints = {cls.name: spec.assets.keypoints(cls.name, cls.keypoints) for cls in spec.scenario.classes}
 
     @property
     def device(self) -> str:
@@ -128,14 +128,16 @@ class FrameRenderer:
                 staged = self.writer.rgb_staging_path(index)
                 image = cv2.imread(str(staged))
                 if frame.fog and frame.fog.mode == "analytic":
-                    image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K))
+                    image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K),
+                                      np.array(frame.camera.world_to_camera), frame.fog.height_m)
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(staged), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels)
         with stage("write"):
-            self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic)
+            self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic, passes.depth,
+                                    self.spec.scenario.labels.depth_float)
         return FrameResult(index, labels.record, len(frame.dropped), seconds)
 
     def _settle(self, frame: FrameSpec) -> None:

@@ -136,6 +136,7 @@ class FogParams:
     density: float  # extinction per metre
     color: Vec3
     anisotropy: float
+    height_m: float | None = None  # ground fog scale height; None = homogeneous
 
 
 @dataclass

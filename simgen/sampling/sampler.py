@@ -132,7 +132,7 @@ class FrameSampler:
         sc, seed = self.scenario, self.scenario.seed
         drafts = self._sample_objects(stage_rng(seed, index, "counts"), stage_rng(seed, index, "objects"))
         materials_rng = stage_rng(seed, index, "materials")
-        materials = [self._material(d.cls.material, materials_rng) for d in drafts]
+        materials = [self._material(d.cls.material, materials_rng, d.asset) for d in drafts]
         positions, dropped, taken = self._place(drafts, stage_rng(seed, index, "placement"), index)
         if sc.placement.physics is not None:  # start above the resting pose; the simulation lets them fall
             drop_rng = stage_rng(seed, index, "physics")
@@ -188,9 +188,14 @@ class FrameSampler:
     def _shape(self, key: str) -> AssetBounds | np.ndarray:
         return self.hulls.get(key, self.bounds[key])
 
-    def _material(self, spec: MaterialSpec, rng: np.random.Generator) -> MaterialParams:
-        """Every material draws the same number of values whatever its mode, so modes can be switched freely."""
+    def _material(self, spec: MaterialSpec, rng: np.random.Generator, asset: AssetRef | None = None) -> MaterialParams:
+        """Every material draws the same number of values whatever its mode, so modes can be switched freely.
+
+        An asset whose catalog says ``material: keep`` keeps its look unless the class sets a mode itself.
+        """
         mode = str(spec.mode.sample(rng))
+        if asset is not None and asset.material == "keep" and "mode" not in spec.model_fields_set:
+            mode = "keep"
         hsv, hsv2 = _hsv(spec.color, rng), _hsv(spec.color, rng)
         roughness, metallic = float(spec.roughness.sample(rng)), float(spec.metallic.sample(rng))
         pattern, scale, bump = str(spec.pattern.sample(rng)), float(spec.pattern_scale.sample(rng)), float(spec.bump.sample(rng))
@@ -352,6 +357,16 @@ class FrameSampler:
                 type=kind, location=tuple(float(v) for v in location), target=tuple(float(v) for v in target),
                 power_w=float(spec.power_w.sample(rng)), color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
                 size_m=float(spec.size_m.sample(rng)), spot_angle_deg=float(spec.spot_angle_deg.sample(rng))))
+        eye = np.array(camera.location)
+        right = np.array(camera.matrix_world)[:3, 0]
+        for index in range(int(spec.camera_spots.sample(rng))):  # a car's headlights, a head torch
+            side = (-1) ** index * float(rng.uniform(0.3, 0.8))
+            location = eye + side * right + np.array([0, 0, -float(rng.uniform(0.1, 0.5))])
+            kelvin = float(rng.uniform(4000, 6500))
+            lights.append(LightParams(
+                type="spot", location=tuple(float(v) for v in location), target=tuple(float(v) for v in target),
+                power_w=float(rng.uniform(200, 800)), color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
+                size_m=0.05, spot_angle_deg=float(rng.uniform(30, 50))))
         return lights
 
     def _world(self, rng: np.random.Generator) -> WorldParams:
@@ -435,7 +450,8 @@ class FrameSampler:
             color = fog.color
             rgb = hsv_to_linear_rgb(*_hsv(color, rng)) if isinstance(color, ColorHSV) else tuple(color)
             frame.fog = FogParams(mode=fog.mode, density=float(fog.density.sample(rng)), color=rgb,  # type: ignore
-                                  anisotropy=float(fog.anisotropy.sample(rng)))
+                                  anisotropy=float(fog.anisotropy.sample(rng)),
+                                  height_m=None if fog.height_m is None else float(fog.height_m.sample(rng)))
         wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
         cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
         materials = [o.material for o in frame.objects] + [d.material for d in frame.distractors]
