@@ -187,3 +187,29 @@ def test_ground_fog_is_thinner_higher_up() -> None:
     assert uniform[centre] == pytest.approx(0.2 * 10, rel=1e-5)
     assert ground[centre] == pytest.approx(0.2 * 10 * np.exp(-0.5), rel=1e-4), "a level ray at 1 m: density * e^(-1/2)"
     assert ground[0, 20] < ground[centre] < ground[30, 20], "rays climbing cross thinner fog than rays going down"
+
+
+def test_crowded_unusual_pose_and_pixel_sized_objects(tmp_path: Path) -> None:
+    from simgen.config import load_scenario
+    from simgen.run.batch import resolve_assets
+    from simgen.sampling.frame_spec import AssetBounds
+    from simgen.sampling.sampler import FrameSampler
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENE.replace("count: 3", "count: 2").replace("frames: 1", "frames: 30")
+                    + "conditions: {crowded: 0.5, unusual_pose: 0.5, tiny_objects_px: 1.0}\n")
+    scenario = load_scenario(path)
+    assets = resolve_assets(scenario)
+    unit = AssetBounds((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+    sampler = FrameSampler(scenario, assets, {r.key: unit for r in assets.all()}, (96, 72))
+    for index in range(30):
+        frame = sampler.sample(index)
+        if "crowded" in frame.conditions:
+            assert len(frame.objects) + len(frame.dropped) >= 5
+        else:
+            assert len(frame.objects) + len(frame.dropped) == 2
+        tilted = any(abs(o.rotation_euler[0]) > 1e-6 or abs(o.rotation_euler[1]) > 1e-6 for o in frame.objects)
+        assert tilted == ("unusual_pose" in frame.conditions)
+        distance = np.linalg.norm(np.array(frame.camera.location) - np.array(frame.camera.look_at))
+        span_px = frame.camera.K[0][0] * 0.3 / distance
+        assert 6 - 1e-6 <= span_px <= 16 + 1e-6, "the typical object spans the requested pixels"

@@ -69,11 +69,24 @@ class SurfaceMaterial:
         self._links.new(self._cover.outputs["Value"], socket(self._snow.inputs, "Factor_Float"))
         self._links.new(socket(self._wet.outputs, "Result_Color"), socket(self._snow.inputs, "A_Color"))
         self._links.new(socket(self._snow.outputs, "Result_Color"), self._bsdf.inputs["Base Color"])
+        # puddles: large noise patches where the surface turns dark and mirror-smooth
+        puddle_noise = nodes.new("ShaderNodeTexNoise")
+        puddle_noise.inputs["Scale"].default_value = 0.35
+        self._links.new(geometry.outputs["Position"], puddle_noise.inputs["Vector"])
+        self._puddle_edge = nodes.new("ShaderNodeMapRange")
+        self._links.new(puddle_noise.outputs["Fac"], self._puddle_edge.inputs["Value"])
+        self._smooth = nodes.new("ShaderNodeMix")  # float mix: own roughness -> water
+        socket(self._smooth.inputs, "B_Float").default_value = 0.02
+        self._links.new(self._puddle_edge.outputs["Result"], socket(self._smooth.inputs, "Factor_Float"))
+        self._links.new(socket(self._smooth.outputs, "Result_Float"), self._bsdf.inputs["Roughness"])
         self._state: tuple[str, str] | None = None
 
     def apply(self, params: MaterialParams) -> None:
         bsdf = self._bsdf
-        bsdf.inputs["Roughness"].default_value = params.roughness * (1.0 - 0.8 * params.wetness)
+        socket(self._smooth.inputs, "A_Float").default_value = params.roughness * (1.0 - 0.8 * params.wetness)
+        # patches where the noise exceeds a threshold; no puddles: a threshold nothing reaches
+        low = 0.65 - 0.4 * params.puddles if params.puddles > 0 else 2.0
+        self._puddle_edge.inputs["From Min"].default_value, self._puddle_edge.inputs["From Max"].default_value = low, low + 0.03
         bsdf.inputs["Metallic"].default_value = params.metallic
         socket(self._wet.inputs, "A_Color").default_value = (*params.base_color, 1.0)
         socket(self._wet.inputs, "B_Color").default_value = (*(1.0 - 0.55 * params.wetness,) * 3, 1.0)

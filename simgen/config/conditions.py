@@ -37,6 +37,10 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "truncation": {"camera": {"look_at_jitter_m": [0.3, 0.7], "min_in_view": 0.0}},
     "tiny_objects": {"camera": {"orbit": {"distance": [5.0, 10.0]}}},
     "motion_blur": {"camera": {"motion_blur": {"p": 1.0}}},
+    "crowded": {"placement": {"count_multiplier": [2.5, 4.0], "on_failure": "drop"},
+                "distractors": {"count": [8, 20], "near_camera": 0.1}},
+    "unusual_pose": {"placement": {"rotation": "free"}},
+    "tiny_objects_px": {"camera": {"orbit": {"object_pixels": [6, 16]}}},
 }
 
 

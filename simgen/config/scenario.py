@@ -165,6 +165,10 @@ class PlacementSpec(StrictModel):
         "scatter", description="scatter: random, no overlap; grid: jittered grid; pile: dropped onto each other "
                                "(needs physics)")
     physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
+    count_multiplier: Positive = Field(default_factory=lambda: Distribution("constant", (1.0,)),
+                                       description="scales every class's sampled count (crowded scenes)")
+    rotation: Literal["upright", "free"] | None = Field(
+        None, description="overrides every class's rotation (free: objects upside down, on their sides)")
     grid_jitter: float = Field(0.2, ge=0, le=0.5, description="grid: random offset as a fraction of a cell")
     surface: str | None = Field(
         None, description="place objects on the top of this asset (e.g. 'room.blend#Table'), which is rendered "
@@ -200,6 +204,9 @@ class OrbitPose(StrictModel):
     roll_deg: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
     look_at: Literal["objects", "origin"] | tuple[float, float, float] = Field(
         "objects", description="'objects' (centre of the labeled objects), 'origin', or [x, y, z]")
+    object_pixels: Positive | None = Field(
+        None, description="instead of distance: how many pixels across the typical object should appear "
+                          "(e.g. [6, 16] for tiny, far objects); the distance follows from the focal length")
 
 
 class FixedPose(StrictModel):
@@ -501,7 +508,7 @@ class Scenario(StrictModel):
         default_factory=dict, description="edge-case coverage: condition name -> fraction of frames (or "
                                           "{count: N}); built-in: fog, rain, snow, night, dusk, golden_hour, glare, "
                                           "overexposed, underexposed, heavy_occlusion, truncation, tiny_objects, "
-                                          "motion_blur")
+                                          "tiny_objects_px, crowded, unusual_pose, motion_blur")
     sensor: SensorSpec | None = None
     labels: LabelSpec = Field(default_factory=LabelSpec)
 

@@ -28,7 +28,7 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
             annotations.append({"id": len(annotations) + 1, **annotation})
     coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
             "annotations": annotations}
-    atomic_write_json(out / "annotations.json", coco)
+    atomic_write_json(out / "annotations.json", coco, compact=True)
     write_attribution(out, coco["licenses"])
     return coco
 

@@ -36,8 +36,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise _as_output_error(exc, path) from None
 
 
-def atomic_write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(path, json.dumps(payload, indent=1).encode("utf-8"))
+def atomic_write_json(path: Path, payload: Any, compact: bool = False) -> None:
+    """Indented for files people read (manifest); compact for the large ones tools read (COCO)."""
+    text = json.dumps(payload, separators=(",", ":")) if compact else json.dumps(payload, indent=1)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _as_output_error(exc: OSError, path: Path) -> OutputError:

@@ -39,6 +39,7 @@ class MaterialParams:
     jitter: tuple[float, ...] = (0.0,) * 5  # jitter mode: hue, saturation, value, roughness, metallic shifts
     wetness: float = 0.0  # rain: darker, glossier
     snow: float = 0.0  # snow cover on up-facing parts, 0..1
+    puddles: float = 0.0  # rain on the ground: share of mirror-like standing water patches, 0..1
 
 
 @dataclass

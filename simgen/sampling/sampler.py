@@ -165,7 +165,8 @@ class FrameSampler:
 
     # ------------------------------------------------------------------ objects and placement
     def _sample_objects(self, counts_rng: np.random.Generator, rng: np.random.Generator) -> list[_Draft]:
-        counts = [c.count.sample(counts_rng) for c in self.scenario.classes]
+        multiplier = float(self.scenario.placement.count_multiplier.sample(counts_rng))
+        counts = [int(round(c.count.sample(counts_rng) * multiplier)) for c in self.scenario.classes]
         drafts = []
         for category_id, (cls, count) in enumerate(zip(self.scenario.classes, counts), start=1):
             refs = self.assets.classes[cls.name]
@@ -175,7 +176,7 @@ class FrameSampler:
                 if cls.size_m is not None:
                     scale *= float(cls.size_m.sample(rng)) / max(self.bounds[asset.key].size)
                 if cls.rotation_deg is None:
-                    rotation = _rotation(cls.rotation, rng)
+                    rotation = _rotation(self.scenario.placement.rotation or cls.rotation, rng)
                 else:
                     rotation = tuple(math.radians(float(a.sample(rng))) for a in
                                      (cls.rotation_deg.x, cls.rotation_deg.y, cls.rotation_deg.z))
@@ -254,7 +255,7 @@ class FrameSampler:
             shift = (((width - 1) / 2 - spec.K.cx) / width, (spec.K.cy - (height - 1) / 2) / width)
         centres = self._object_centres(objects)
         for tries in range(1, spec.max_pose_tries + 1):
-            location, target, roll = self._pose(objects, rng)
+            location, target, roll = self._pose(objects, rng, float(K[0, 0]))
             matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
             if spec.min_in_view <= 0 or not objects or self._in_view(centres, K, world_to_camera) >= spec.min_in_view:
                 break
@@ -273,7 +274,7 @@ class FrameSampler:
             shift=shift, exposure_ev=exposure, view_transform=view_transform, f_stop=f_stop,
             focus_distance_m=focus, pose_tries=tries)
 
-    def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator):
+    def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator, focal_px: float):
         spec = self.scenario.camera
         if spec.fixed is not None:
             return np.array(spec.fixed.location, float), np.array(spec.fixed.look_at, float), spec.fixed.roll_deg
@@ -287,6 +288,10 @@ class FrameSampler:
         assert orbit is not None
         distance, elevation, azimuth, roll = (float(orbit.distance.sample(rng)), float(orbit.elevation_deg.sample(rng)),
                                               float(orbit.azimuth_deg.sample(rng)), float(orbit.roll_deg.sample(rng)))
+        if orbit.object_pixels is not None and objects:  # far enough that a typical object spans that many pixels
+            pixels = float(orbit.object_pixels.sample(rng))
+            size = float(np.median([max(self.bounds[o.asset].size) * o.scale for o in objects]))
+            distance = focal_px * size / pixels
         jitter = float(spec.look_at_jitter_m.sample(rng)) * rng.uniform(-1, 1, size=3)
         target = self._target(orbit.look_at, objects) + jitter
         return orbit_location(target, distance, elevation, azimuth), target, roll
@@ -457,6 +462,7 @@ class FrameSampler:
         materials = [o.material for o in frame.objects] + [d.material for d in frame.distractors]
         for material in materials + [frame.ground.material]:
             material.wetness, material.snow = wetness, cover
+        frame.ground.material.puddles = wetness * 0.5
         if spec.rain is not None:
             for _ in range(int(spec.rain.streaks.sample(rng))):
                 length = float(spec.rain.length_m.sample(rng))

@@ -269,7 +269,7 @@ def export_coco_split(coco: Coco, out: Path, dest: Path, splits: dict[str, list[
         summary.labels += len(annotations)
         info = {**coco.get("info", {}), "split": split}
         atomic_write_json(dest / f"annotations_{split}.json",
-                          {**coco, "info": info, "images": images, "annotations": annotations})
+                          {**coco, "info": info, "images": images, "annotations": annotations}, compact=True)
 
 
 def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 0.1), seed: int = 0,
