@@ -17,7 +17,6 @@ import pytest
 
 from conftest import FIXTURES, render
 from simgen.assets.resolve import YCB_ATTRIBUTION, YCB_LICENSE, resolve_asset
-from simgen.cli import main
 from simgen.config import load_preset
 from simgen.errors import AssetError
 
