@@ -119,6 +119,7 @@ class BlenderBackend:
             prefix="simgen-", dir=scratch_dir or ("/dev/shm" if os.path.isdir("/dev/shm") else None))
         self._exr_path = str(Path(self._scratch.name) / "passes.exr")
         self.device = configure_device(self.scene, preset.device if device == "preset" else device, gpu_indices)
+        self.blender_version = bpy.app.version_string
         self._configure_render()
         self._collection = bpy.data.collections.new("simgen_objects")
         self.scene.collection.children.link(self._collection)

@@ -59,6 +59,7 @@ class FrameSource(Protocol):
     """Something that renders frames somewhere and hands back their results."""
 
     device: str
+    blender_version: str
 
     def results(self) -> Iterator[FrameResult | FrameFailed]: ...
 
@@ -72,6 +73,7 @@ class InProcess:
         self._renderer = FrameRenderer(spec)
         self._frames = frames
         self.device = self._renderer.device
+        self.blender_version = self._renderer.blender_version
 
     def results(self) -> Iterator[FrameResult | FrameFailed]:
         import traceback
@@ -231,9 +233,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
             shutil.rmtree(out, ignore_errors=True)
         raise
 
-    import bpy  # only for its version string; the frame source has loaded it already if it renders here
-
-    manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, bpy.app.version_string,
+    manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, source.blender_version,
                                           all_refs, status="running",
                                           extra={"shard": str(options.shard), "workers": options.workers},
                                           keypoints={c.name: assets.keypoints(c.name, c.keypoints) for c in scenario.classes})

@@ -89,6 +89,10 @@ class FrameRenderer:
     def device(self) -> str:
         return self.backend.device
 
+    @property
+    def blender_version(self) -> str:
+        return self.backend.blender_version
+
     def render(self, index: int) -> FrameResult:
         seconds: dict[str, float] = {}
 

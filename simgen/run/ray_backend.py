@@ -22,8 +22,8 @@ class _Renderer:
     def __init__(self, spec: RendererSpec):
         self.renderer = FrameRenderer(spec)
 
-    def device(self) -> str:
-        return self.renderer.device
+    def describe(self) -> tuple[str, str]:
+        return self.renderer.device, self.renderer.blender_version
 
     def render(self, index: int) -> FrameResult:
         return self.renderer.render(index)
@@ -43,7 +43,7 @@ class RayFrames:
         self._frames = list(frames)
         self._actors = [self._actor_class.remote(spec) for _ in range(max(actors, 1))]
         try:
-            self.device = ray.get(self._actors[0].device.remote())
+            self.device, self.blender_version = ray.get(self._actors[0].describe.remote())
         except ray.exceptions.RayTaskError as exc:
             self.close()
             cause = exc.cause if isinstance(exc.cause, SimgenError) else None

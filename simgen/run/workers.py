@@ -42,7 +42,7 @@ def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id
     except SimgenError as exc:
         results.put(("fatal", worker_id, str(exc)))
         return
-    results.put(("ready", worker_id, renderer.device))
+    results.put(("ready", worker_id, (renderer.device, renderer.blender_version)))
     rendered = 0
     while recycle_after <= 0 or rendered < recycle_after:
         index = tasks.get()
@@ -78,6 +78,7 @@ class WorkerPool:
         self._deaths: dict[int, int] = {}
         self._next_id = 0
         self.device = "pending"
+        self.blender_version = "unknown"
         for slot in range(len(plans)):
             self._start(slot)
 
@@ -104,7 +105,7 @@ class WorkerPool:
             except queue.Empty:
                 kind, worker_id, payload = "idle", -1, None
             if kind == "ready":
-                self.device = payload
+                self.device, self.blender_version = payload
             elif kind == "start":
                 self._in_flight[worker_id] = payload
             elif kind in ("done", "failed"):
@@ -131,7 +132,7 @@ class WorkerPool:
             if kind == "fatal":
                 raise SimgenError(payload)
             if kind == "ready":
-                self.device = payload
+                self.device, self.blender_version = payload
         return self.device
 
     def _reap_dead(self) -> list[FrameFailed]:
