@@ -192,7 +192,7 @@ def _frame_source(spec: RendererSpec, frames: list[int], options: RenderOptions)
         return RayFrames(spec, frames, options.ray_address, options.workers)
     if options.gpus:
         plans = [WorkerPlan(spec, [gpu]) for gpu in options.gpus]
-    elif options.workers > 1:
+    elif options.workers > 1 or options.recycle_after > 0:  # recycling needs a worker process to restart
         preset = spec.preset if spec.preset.threads else spec.preset.model_copy(
             update={"threads": threads_per_worker(options.workers)})
         plans = [WorkerPlan(replace(spec, preset=preset), None) for _ in range(options.workers)]
