@@ -228,7 +228,16 @@ class ChoiceDist(_DistributionType):
 
 
 def constant(value: Any) -> Distribution:
+    """Shorthands for schema defaults, read like the YAML a user would write."""
     return Distribution("constant", (value,))
+
+
+def uniform(low: float, high: float) -> Distribution:
+    return Distribution("uniform", (low, high))
+
+
+def loguniform(low: float, high: float) -> Distribution:
+    return Distribution("loguniform", (low, high))
 
 
 def non_negative(dist: Distribution, what: str = "value") -> Distribution:

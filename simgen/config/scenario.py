@@ -15,7 +15,8 @@ from pathlib import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
-from simgen.config.distributions import ChoiceDist, Distribution, FloatDist, IntDist, non_negative, positive
+from simgen.config.distributions import (
+    ChoiceDist, Distribution, FloatDist, IntDist, constant, loguniform, non_negative, positive, uniform)
 
 NonNegative = Annotated[FloatDist, AfterValidator(lambda d: non_negative(d))]
 Positive = Annotated[FloatDist, AfterValidator(lambda d: positive(d))]
@@ -43,17 +44,17 @@ class StrictModel(BaseModel):
 class Vector3(StrictModel):
     """A sampled 3D vector given per axis, e.g. ``{x: [-1, 1], y: 0, z: 0.5}``."""
 
-    x: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
-    y: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
-    z: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    x: FloatDist = Field(default_factory=lambda: constant(0.0))
+    y: FloatDist = Field(default_factory=lambda: constant(0.0))
+    z: FloatDist = Field(default_factory=lambda: constant(0.0))
 
 
 class ColorHSV(StrictModel):
     """Object colour sampled in HSV (each 0..1) because hue ranges are what people think in."""
 
-    hue: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 1.0)))
-    saturation: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.4, 0.9)))
-    value: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.3, 0.9)))
+    hue: FloatDist = Field(default_factory=lambda: uniform(0.0, 1.0))
+    saturation: FloatDist = Field(default_factory=lambda: uniform(0.4, 0.9))
+    value: FloatDist = Field(default_factory=lambda: uniform(0.3, 0.9))
 
 
 PATTERNS = ("noise", "voronoi", "wave", "brick", "checker", "magic")
@@ -78,15 +79,15 @@ class MaterialSpec(StrictModel):
     ``jitter``: the asset's own material with hue, saturation, value and roughness shifted.
     """
 
-    mode: ChoiceDist = Field(default_factory=lambda: Distribution("constant", ("sampled",)),
+    mode: ChoiceDist = Field(default_factory=lambda: constant("sampled"),
                              description="sampled, procedural, image, keep or jitter (or {choice: [...]})")
     color: ColorHSV = Field(default_factory=ColorHSV)
-    roughness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.2, 0.9)))
-    metallic: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    roughness: FloatDist = Field(default_factory=lambda: uniform(0.2, 0.9))
+    metallic: FloatDist = Field(default_factory=lambda: constant(0.0))
     pattern: ChoiceDist = Field(default_factory=lambda: Distribution("choice", PATTERNS),
                                 description=f"procedural pattern: {', '.join(PATTERNS)}")
-    pattern_scale: Positive = Field(default_factory=lambda: Distribution("loguniform", (2.0, 30.0)))
-    bump: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)),
+    pattern_scale: Positive = Field(default_factory=lambda: loguniform(2.0, 30.0))
+    bump: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.5),
                               description="bump strength 0..1 for procedural patterns")
     textures: str | None = Field(None, description="folder or glob of images for mode: image "
                                                    "(relative to the scenario file)")
@@ -135,7 +136,7 @@ class ClassSpec(StrictModel):
                     "or a file path/glob (OBJ, PLY, STL, glTF/GLB, FBX, USD, .blend, 'scene.blend#Collection'); "
                     "relative paths are relative to the scenario file")
     count: Count = Field(default_factory=lambda: Distribution("uniform", (1, 3), integer=True))
-    scale: Positive = Field(default_factory=lambda: Distribution("constant", (1.0,)),
+    scale: Positive = Field(default_factory=lambda: constant(1.0),
                             description="uniform scale factor applied to the asset")
     position: Vector3 | None = Field(
         default=None, description="sampled position (metres) instead of scatter placement; pins a pose exactly")
@@ -153,7 +154,7 @@ class PhysicsSpec(StrictModel):
     """Drop the objects and let Blender's rigid-body simulation settle them, so nothing floats."""
 
     steps: int = Field(100, ge=1, le=2000, description="simulation frames (24 per second)")
-    drop_height_m: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.15)),
+    drop_height_m: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.15),
                                        description="start this far above the resting height")
     substeps: int = Field(10, ge=1, description="solver substeps per frame")
 
@@ -165,7 +166,7 @@ class PlacementSpec(StrictModel):
         "scatter", description="scatter: random, no overlap; grid: jittered grid; pile: dropped onto each other "
                                "(needs physics)")
     physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
-    count_multiplier: Positive = Field(default_factory=lambda: Distribution("constant", (1.0,)),
+    count_multiplier: Positive = Field(default_factory=lambda: constant(1.0),
                                        description="scales every class's sampled count (crowded scenes)")
     rotation: Literal["upright", "free"] | None = Field(
         None, description="overrides every class's rotation (free: objects upside down, on their sides)")
@@ -198,10 +199,10 @@ class PlacementSpec(StrictModel):
 class OrbitPose(StrictModel):
     """Camera on a sphere around a target, looking at it."""
 
-    distance: Positive = Field(default_factory=lambda: Distribution("uniform", (2.0, 4.0)))
-    elevation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (20.0, 60.0)))
-    azimuth_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
-    roll_deg: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    distance: Positive = Field(default_factory=lambda: uniform(2.0, 4.0))
+    elevation_deg: FloatDist = Field(default_factory=lambda: uniform(20.0, 60.0))
+    azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
+    roll_deg: FloatDist = Field(default_factory=lambda: constant(0.0))
     look_at: Literal["objects", "origin"] | tuple[float, float, float] = Field(
         "objects", description="'objects' (centre of the labeled objects), 'origin', or [x, y, z]")
     object_pixels: Positive | None = Field(
@@ -220,13 +221,13 @@ class FixedPose(StrictModel):
 class BandPose(StrictModel):
     """Camera anywhere in a box at a height band, looking along a sampled heading (a vehicle or a person)."""
 
-    x: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-1.0, 1.0)))
-    y: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-6.0, -4.0)))
-    height: FloatDist = Field(default_factory=lambda: Distribution("uniform", (1.2, 1.8)))
-    yaw_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (80.0, 100.0)),
+    x: FloatDist = Field(default_factory=lambda: uniform(-1.0, 1.0))
+    y: FloatDist = Field(default_factory=lambda: uniform(-6.0, -4.0))
+    height: FloatDist = Field(default_factory=lambda: uniform(1.2, 1.8))
+    yaw_deg: FloatDist = Field(default_factory=lambda: uniform(80.0, 100.0),
                                description="heading; 90 looks along +y")
-    pitch_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (-15.0, 0.0)))
-    roll_deg: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    pitch_deg: FloatDist = Field(default_factory=lambda: uniform(-15.0, 0.0))
+    roll_deg: FloatDist = Field(default_factory=lambda: constant(0.0))
 
 
 class Intrinsics(StrictModel):
@@ -248,35 +249,35 @@ class Intrinsics(StrictModel):
 
 class DepthOfField(StrictModel):
     p: float = Field(0.0, ge=0, le=1, description="probability that a frame has depth of field")
-    f_stop: Positive = Field(default_factory=lambda: Distribution("loguniform", (1.4, 8.0)))
+    f_stop: Positive = Field(default_factory=lambda: loguniform(1.4, 8.0))
     focus: Literal["objects", "distance"] = "objects"
-    focus_distance_m: Positive = Field(default_factory=lambda: Distribution("uniform", (1.0, 5.0)))
+    focus_distance_m: Positive = Field(default_factory=lambda: uniform(1.0, 5.0))
 
 
 class MotionBlurSpec(StrictModel):
     p: float = Field(0.0, ge=0, le=1, description="probability that a frame has motion blur")
-    shutter: Positive = Field(default_factory=lambda: Distribution("uniform", (0.3, 1.0)),
+    shutter: Positive = Field(default_factory=lambda: uniform(0.3, 1.0),
                               description="open time as a fraction of a 1/24 s frame")
-    camera_speed_mps: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 3.0)))
-    object_speed_mps: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)))
+    camera_speed_mps: NonNegative = Field(default_factory=lambda: uniform(0.0, 3.0))
+    object_speed_mps: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.5))
 
 
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
-    focal_length_mm: Positive = Field(default_factory=lambda: Distribution("constant", (35.0,)))
+    focal_length_mm: Positive = Field(default_factory=lambda: constant(35.0))
     sensor_width_mm: float = Field(36.0, gt=0)
     fov_deg: Positive | None = Field(None, description="horizontal field of view; overrides focal_length_mm")
     K: Intrinsics | None = Field(None, description="full intrinsics; overrides focal length and field of view")
     orbit: OrbitPose | None = None
     fixed: FixedPose | None = None
     band: BandPose | None = None
-    look_at_jitter_m: NonNegative = Field(default_factory=lambda: Distribution("constant", (0.0,)),
+    look_at_jitter_m: NonNegative = Field(default_factory=lambda: constant(0.0),
                                           description="random offset of the look-at point (orbit)")
     min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
                                                             "object centres projects into the image")
     max_pose_tries: int = Field(25, ge=1)
-    exposure_ev: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)),
+    exposure_ev: FloatDist = Field(default_factory=lambda: constant(0.0),
                                    description="exposure in stops (night shots: negative)")
     view_transform: ChoiceDist | None = Field(None, description="Standard, AgX, Filmic, Khronos PBR Neutral; "
                                                                 "default: the preset's")
@@ -297,12 +298,12 @@ class CameraSpec(StrictModel):
 class SunSpec(StrictModel):
     facing_camera: bool = Field(False, description="azimuth_deg is relative to the camera's heading: the sun in "
                                                    "front of the camera, for backlight and glare")
-    elevation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (20.0, 70.0)))
-    azimuth_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
-    strength: NonNegative = Field(default_factory=lambda: Distribution("uniform", (1.0, 4.0)),
+    elevation_deg: FloatDist = Field(default_factory=lambda: uniform(20.0, 70.0))
+    azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
+    strength: NonNegative = Field(default_factory=lambda: uniform(1.0, 4.0),
                                   description="irradiance in W/m^2 as Blender's sun strength")
-    color_temperature_k: Positive = Field(default_factory=lambda: Distribution("constant", (5500.0,)))
-    angle_deg: NonNegative = Field(default_factory=lambda: Distribution("constant", (1.0,)),
+    color_temperature_k: Positive = Field(default_factory=lambda: constant(5500.0))
+    angle_deg: NonNegative = Field(default_factory=lambda: constant(1.0),
                                    description="angular diameter; larger gives softer shadows")
 
 
@@ -311,13 +312,13 @@ class LightsSpec(StrictModel):
 
     count: Count = Field(default_factory=lambda: Distribution("uniform", (0, 2), integer=True))
     type: ChoiceDist = Field(default_factory=lambda: Distribution("choice", ("point", "spot", "area")))
-    distance: Positive = Field(default_factory=lambda: Distribution("uniform", (1.5, 4.0)))
-    elevation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (15.0, 75.0)))
-    azimuth_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
-    power_w: NonNegative = Field(default_factory=lambda: Distribution("loguniform", (50.0, 800.0)))
-    color_temperature_k: Positive = Field(default_factory=lambda: Distribution("uniform", (2700.0, 7000.0)))
-    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.05, 1.0)))
-    spot_angle_deg: Positive = Field(default_factory=lambda: Distribution("uniform", (30.0, 90.0)))
+    distance: Positive = Field(default_factory=lambda: uniform(1.5, 4.0))
+    elevation_deg: FloatDist = Field(default_factory=lambda: uniform(15.0, 75.0))
+    azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
+    power_w: NonNegative = Field(default_factory=lambda: loguniform(50.0, 800.0))
+    color_temperature_k: Positive = Field(default_factory=lambda: uniform(2700.0, 7000.0))
+    size_m: Positive = Field(default_factory=lambda: uniform(0.05, 1.0))
+    spot_angle_deg: Positive = Field(default_factory=lambda: uniform(30.0, 90.0))
     camera_spots: Count = Field(default_factory=lambda: Distribution("constant", (0,), integer=True),
                                 description="headlight-like spots beside the camera, aimed where it looks")
 
@@ -336,13 +337,13 @@ BUNDLED_HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "
 class WorldSpec(StrictModel):
     """Environment light and background: an HDRI (bundled, file or folder), a physical sky, or a colour."""
 
-    type: ChoiceDist = Field(default_factory=lambda: Distribution("constant", ("hdri",)),
+    type: ChoiceDist = Field(default_factory=lambda: constant("hdri"),
                              description="hdri, sky (follows the sun) or color")
     hdri: ChoiceDist | None = Field(
         default_factory=lambda: Distribution("choice", BUNDLED_HDRIS),
         description=f"one of {', '.join(BUNDLED_HDRIS)}, or a path/glob of .exr/.hdr files; null = plain colour")
-    strength: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.5, 1.5)))
-    rotation_deg: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 360.0)))
+    strength: NonNegative = Field(default_factory=lambda: uniform(0.5, 1.5))
+    rotation_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
     color: tuple[float, float, float] | ColorHSV = Field(
         (0.05, 0.05, 0.05), description="linear RGB, or {hue, saturation, value} ranges for a random colour")
 
@@ -361,10 +362,10 @@ class GroundSpec(StrictModel):
     enabled: bool = True
     size: float = Field(20.0, gt=0, description="edge length of the square ground plane (metres)")
     material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
-        mode=Distribution("constant", ("procedural",)),
-        color=ColorHSV(hue=Distribution("uniform", (0.0, 1.0)), saturation=Distribution("uniform", (0.0, 0.3)),
-                       value=Distribution("uniform", (0.2, 0.6))),
-        roughness=Distribution("uniform", (0.4, 1.0)), bump=Distribution("uniform", (0.0, 0.3))))
+        mode=constant("procedural"),
+        color=ColorHSV(hue=uniform(0.0, 1.0), saturation=uniform(0.0, 0.3),
+                       value=uniform(0.2, 0.6)),
+        roughness=uniform(0.4, 1.0), bump=uniform(0.0, 0.3)))
 
 
 class DistractorSpec(StrictModel):
@@ -374,8 +375,8 @@ class DistractorSpec(StrictModel):
     shapes: ChoiceDist = Field(default_factory=lambda: Distribution(
         "choice", ("primitive:cube", "primitive:sphere", "primitive:cylinder", "primitive:cone", "primitive:torus")),
         description="asset strings (primitives, ycb:, files) to draw distractors from")
-    scale: Positive = Field(default_factory=lambda: Distribution("uniform", (0.1, 0.4)))
-    deform: NonNegative = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.5)),
+    scale: Positive = Field(default_factory=lambda: uniform(0.1, 0.4))
+    deform: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.5),
                                 description="per-axis stretch: each axis scaled by 1 +- this")
     near_camera: float = Field(0.0, ge=0, le=1, description="fraction of distractors floating between the "
                                                             "camera and the objects, as occluders")
@@ -387,11 +388,11 @@ class BackdropSpec(StrictModel):
     """A large plane behind the objects, facing the camera: a random image or pattern as background."""
 
     p: float = Field(1.0, ge=0, le=1, description="probability that a frame has a backdrop")
-    distance_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.5, 2.0)),
+    distance_m: Positive = Field(default_factory=lambda: uniform(0.5, 2.0),
                                  description="behind the look-at point, away from the camera")
-    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (3.0, 6.0)))
+    size_m: Positive = Field(default_factory=lambda: uniform(3.0, 6.0))
     material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
-        mode=Distribution("constant", ("procedural",)), roughness=Distribution("uniform", (0.5, 1.0))))
+        mode=constant("procedural"), roughness=uniform(0.5, 1.0)))
 
 
 class FogSpec(StrictModel):
@@ -401,10 +402,10 @@ class FogSpec(StrictModel):
         "analytic", description="analytic: exact Beer-Lambert fade from the depth pass, applied after the render "
                                 "(free); volume: Cycles volume scattering in the scene (glows around lights, "
                                 "several times slower)")
-    density: Positive = Field(default_factory=lambda: Distribution("loguniform", (0.05, 0.6)),
+    density: Positive = Field(default_factory=lambda: loguniform(0.05, 0.6),
                               description="extinction per metre; visibility ~ 3 / density metres")
     color: tuple[float, float, float] | ColorHSV = Field((0.7, 0.72, 0.75), description="linear RGB of the haze")
-    anisotropy: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.0, 0.6)),
+    anisotropy: FloatDist = Field(default_factory=lambda: uniform(0.0, 0.6),
                                   description="volume mode: forward scattering, -1..1")
     height_m: Positive | None = Field(None, description="ground fog: density falls by e every this many metres "
                                                         "of height; none = the same everywhere")
@@ -414,8 +415,8 @@ class RainSpec(StrictModel):
     """Falling streaks (never labeled, never hiding labels: they are translucent) and wet surfaces."""
 
     streaks: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
-    length_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.03, 0.12)))
-    wetness: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.5, 1.0)),
+    length_m: Positive = Field(default_factory=lambda: uniform(0.03, 0.12))
+    wetness: FloatDist = Field(default_factory=lambda: uniform(0.5, 1.0),
                                description="0..1: darker, glossier surfaces")
 
 
@@ -423,8 +424,8 @@ class SnowSpec(StrictModel):
     """Falling flakes (opaque: they do hide what is behind them) and snow on up-facing surfaces."""
 
     flakes: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
-    size_m: Positive = Field(default_factory=lambda: Distribution("uniform", (0.004, 0.012)))
-    cover: FloatDist = Field(default_factory=lambda: Distribution("uniform", (0.3, 1.0)),
+    size_m: Positive = Field(default_factory=lambda: uniform(0.004, 0.012))
+    cover: FloatDist = Field(default_factory=lambda: uniform(0.3, 1.0),
                              description="0..1: how white up-facing surfaces turn, labeled objects included")
 
 
@@ -454,22 +455,22 @@ class EffectSpec(StrictModel):
     """One post-render sensor effect: applied with probability ``p``, strength sampled."""
 
     p: float = Field(0.0, ge=0, le=1)
-    amount: FloatDist = Field(default_factory=lambda: Distribution("constant", (0.0,)))
+    amount: FloatDist = Field(default_factory=lambda: constant(0.0))
 
 
 class SensorSpec(StrictModel):
     """Camera imperfections applied to the rendered image (labels are unaffected)."""
 
-    noise: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.005, 0.03))),
+    noise: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=uniform(0.005, 0.03)),
                               description="amount: std of Gaussian noise on linear intensities")
-    exposure_error: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (-1, 1))),
+    exposure_error: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=uniform(-1, 1)),
                                        description="amount: stops")
-    vignetting: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.1, 0.5))),
+    vignetting: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=uniform(0.1, 0.5)),
                                    description="amount: darkening at the corners, 0..1")
     chromatic_aberration: EffectSpec = Field(
-        default_factory=lambda: EffectSpec(amount=Distribution("uniform", (0.5, 2.0))),
+        default_factory=lambda: EffectSpec(amount=uniform(0.5, 2.0)),
         description="amount: red/blue shift at the corners in pixels")
-    jpeg: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=Distribution("uniform", (30, 90))),
+    jpeg: EffectSpec = Field(default_factory=lambda: EffectSpec(amount=uniform(30, 90)),
                              description="amount: JPEG quality")
 
 
