@@ -58,3 +58,27 @@ camera: {{orbit: {{distance: 3, elevation_deg: 40}}}}
     for annotation in coco["annotations"]:
         assert np.allclose(sorted(annotation["dimensions"]), [0.2, 0.4, 0.6], atol=1e-4)
     assert any("CC0" in entry["name"] for entry in coco["licenses"])
+
+
+def test_urdf_visuals_are_posed_by_origins_joints_and_scale(backend) -> None:
+    """A <box> plate plus, on a joint yawed 90 degrees, the 1 x 2 x 3 box at half scale (package:// path)."""
+    (ref,) = resolve_asset(str(MESHES / "arm_on_plate.urdf"), FIXTURES)
+    bounds = backend.load_assets([ref])[ref.key]
+    assert np.allclose(bounds.minimum, (-1.5, -1.0, 0.0), atol=1e-4), bounds.minimum
+    assert np.allclose(bounds.maximum, (1.0, 1.0, 1.2), atol=1e-4), bounds.maximum
+    assert ref.license.startswith("CC0")
+    assert len(backend.library_object(ref.key).users_collection) == 0, "joined into one hidden library object"
+
+
+def test_urdf_errors_name_the_file_and_what_is_wrong(tmp_path: Path) -> None:
+    from simgen.assets.urdf import urdf_visuals
+    from simgen.errors import AssetError
+
+    urdf = tmp_path / "bad.urdf"
+    urdf.write_text('<robot name="r"><link name="a"><visual><geometry><mesh filename="package://p/gone.stl"/>'
+                    '</geometry></visual></link></robot>')
+    with pytest.raises(AssetError, match="mesh 'package://p/gone.stl' not found"):
+        urdf_visuals(urdf)
+    urdf.write_text('<robot name="r"><link name="a"/></robot>')
+    with pytest.raises(AssetError, match="no link has a <visual>"):
+        urdf_visuals(urdf)

@@ -299,3 +299,41 @@ def test_fetch_without_its_client_says_what_to_run_elsewhere(tmp_path: Path, mon
     assert "`apt-get` is not available here" in err and "apt-get download sweethome3d-furniture" in err
     assert "simgen assets fetch furniture --from FILE" in err
     assert not (tmp_path / "c" / "packs" / "furniture").exists()
+
+
+def _wheel(path: Path) -> Path:
+    """A pybullet wheel stand-in: one random_urdfs shape, a file that must stay behind, and the licence."""
+    urdf = ('<robot name="blob000"><link name="l"><visual><geometry><mesh filename="000.obj" scale="0.1 0.1 0.1"/>'
+            '</geometry></visual></link></robot>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("pybullet_data/random_urdfs/000/000.urdf", urdf)
+        z.writestr("pybullet_data/random_urdfs/000/000.obj", (MESHES / "box_1x2x3.obj").read_text())
+        z.writestr("pybullet_data/random_urdfs/000/000.mtl", "newmtl None\nKd 0.8 0.8 0.8\n")
+        z.writestr("pybullet_data/plane.urdf", "<robot/>")
+        z.writestr("pybullet-3.2.7.dist-info/LICENSE.txt", "The files in this repository are licensed under the "
+                                                           "zlib license, except ...\n")
+    return path
+
+
+def test_distractors_pack_unpacks_only_random_urdfs_from_the_wheel(tmp_path: Path, monkeypatch, capsys,
+                                                                   backend) -> None:
+    monkeypatch.setenv("SIMGEN_CACHE", str(tmp_path / "cache"))
+    wheel = _wheel(tmp_path / "pybullet-3.2.7-cp311-cp311-manylinux_2_17_x86_64.whl")
+    assert assets("fetch", "distractors", "--from", str(wheel)) == 0
+    assert "1 model in 1 class: use catalog:distractors/<class> (shapes); licences: zlib" in capsys.readouterr().out
+    pack = tmp_path / "cache" / "packs" / "distractors"
+    assert not (pack / "pybullet_data" / "plane.urdf").exists()
+    assert "zlib license" in (pack / "LICENSE").read_text()
+    (shape,) = resolve_asset("catalog:distractors/shapes", tmp_path)
+    assert (shape.key, shape.license, shape.size_m) == ("catalog:distractors/shapes", "zlib", 1.0)
+    assert "pybullet 3.2.7" in shape.attribution
+    bounds = backend.load_assets([shape])[shape.key]
+    assert np.allclose(bounds.size, (1 / 3, 1.0, 2 / 3), atol=1e-4), "raw URDF axes, scaled to 1 m across"
+
+
+def test_distractors_pack_hint_names_plain_pip_download() -> None:
+    from simgen.assets.packs import PACKS, _elsewhere_hint
+
+    hint = _elsewhere_hint(PACKS["distractors"])
+    assert "run `pip download --no-deps --only-binary=:all: pybullet==3.2.7`" in hint
+    assert "simgen assets fetch distractors --from FILE" in hint

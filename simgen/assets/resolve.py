@@ -17,7 +17,8 @@ from simgen.assets import catalog
 from simgen.errors import AssetError
 
 PRIMITIVES = ("cube", "sphere", "cylinder", "cone", "torus", "monkey", "plane")
-MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".fbx", ".blend", ".usd", ".usda", ".usdc", ".usdz")
+MESH_SUFFIXES = (".obj", ".ply", ".stl", ".glb", ".gltf", ".fbx", ".blend", ".usd", ".usda", ".usdc", ".usdz",
+                 ".urdf")
 
 YCB_LICENSE = "CC BY 4.0"
 YCB_ATTRIBUTION = ("YCB Object and Model Set: B. Calli, A. Walsman, A. Singh, S. Srinivasa, P. Abbeel, A. M. Dollar, "

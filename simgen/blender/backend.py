@@ -24,6 +24,7 @@ import OpenEXR
 from mathutils import Matrix, Vector
 
 from simgen.assets.resolve import AssetRef
+from simgen.assets.urdf import urdf_visuals
 from simgen.blender.device import configure_device
 from simgen.blender.materials import JitteredMaterials, SurfaceMaterial
 from simgen.blender.physics import RigidBodies
@@ -84,6 +85,33 @@ def axis_correction(up_axis: str | None, suffix: str) -> Matrix:
     if up_axis is None or assumed is None or up_axis == assumed:
         return Matrix.Identity(4)
     return Y_UP_TO_Z_UP if up_axis == "Y" else Y_UP_TO_Z_UP.inverted()
+
+
+IMPORTERS = {  # suffix -> (operator module, operator name)
+    ".obj": ("wm", "obj_import"), ".ply": ("wm", "ply_import"), ".stl": ("wm", "stl_import"),
+    ".glb": ("import_scene", "gltf"), ".gltf": ("import_scene", "gltf"), ".fbx": ("import_scene", "fbx"),
+    ".usd": ("wm", "usd_import"), ".usda": ("wm", "usd_import"), ".usdc": ("wm", "usd_import"),
+    ".usdz": ("wm", "usd_import"),
+}
+RAW_AXES = {".obj": {"forward_axis": "Y", "up_axis": "Z"}}  # importer options that keep the file's coordinates
+
+
+def _run_importer(path: str, suffix: str, raw_axes: bool = False) -> None:
+    """Import one mesh file into the scene; ``raw_axes`` skips the importer's Y-up to Z-up turn (for URDF parts)."""
+    module, name = IMPORTERS[suffix]
+    options = RAW_AXES.get(suffix, {}) if raw_axes else {}
+    getattr(getattr(bpy.ops, module), name)(filepath=path, **options)
+
+
+def _add_urdf_primitive(kind: str, size: tuple[float, ...]) -> None:
+    """A URDF <box size>, <cylinder radius length> or <sphere radius>, centred on the origin (cylinder along Z)."""
+    ops = bpy.ops.mesh
+    if kind == "box":
+        ops.primitive_cube_add(size=1.0, scale=size)
+    elif kind == "cylinder":
+        ops.primitive_cylinder_add(radius=size[0], depth=size[1], vertices=48)
+    else:
+        ops.primitive_uv_sphere_add(radius=size[0], segments=48, ring_count=24)
 
 
 def _normalise(mesh: bpy.types.Mesh, ref: AssetRef, suffix: str) -> None:
@@ -236,14 +264,10 @@ class BlenderBackend:
         try:
             if suffix == ".blend":
                 self._append_blend(path, ref)
+            elif suffix == ".urdf":
+                self._import_urdf(ref)
             else:
-                importer = {
-                    ".obj": bpy.ops.wm.obj_import, ".ply": bpy.ops.wm.ply_import, ".stl": bpy.ops.wm.stl_import,
-                    ".glb": bpy.ops.import_scene.gltf, ".gltf": bpy.ops.import_scene.gltf,
-                    ".fbx": bpy.ops.import_scene.fbx, ".usd": bpy.ops.wm.usd_import, ".usda": bpy.ops.wm.usd_import,
-                    ".usdc": bpy.ops.wm.usd_import, ".usdz": bpy.ops.wm.usd_import,
-                }[suffix]
-                importer(filepath=path)
+                _run_importer(path, suffix)
         except (RuntimeError, OSError) as exc:
             raise AssetError(f"cannot import asset {ref.key}: {str(exc).strip().splitlines()[-1]}") from None
         new = [o for o in bpy.data.objects if o not in before]
@@ -256,6 +280,25 @@ class BlenderBackend:
         obj = self._join(meshes)
         _normalise(obj.data, ref, suffix)
         return self._to_library(obj, ref.key)
+
+    def _import_urdf(self, ref: AssetRef) -> None:
+        """A URDF's visuals as posed scene objects (meshes in their raw, Z-up coordinates, as URDF means them)."""
+        assert ref.path is not None
+        for visual in urdf_visuals(ref.path):
+            before = set(bpy.data.objects)
+            if visual.kind == "mesh":
+                suffix = visual.source.suffix.lower()
+                if suffix not in IMPORTERS or suffix == ".blend":
+                    raise AssetError(f"asset {ref.key}: URDF mesh {visual.source.name}: unsupported format "
+                                     f"(use one of {', '.join(IMPORTERS)})")
+                _run_importer(str(visual.source), suffix, raw_axes=True)
+            else:
+                _add_urdf_primitive(visual.kind, visual.source)
+            parts = [o for o in bpy.data.objects if o not in before and o.type == "MESH"]
+            if not parts:
+                raise AssetError(f"asset {ref.key}: URDF visual {visual.source} contains no mesh")
+            part = self._join(parts)
+            part.matrix_world = Matrix(visual.transform.tolist()) @ part.matrix_world
 
     def _append_blend(self, path: str, ref: AssetRef) -> None:
         """Bring a .blend's objects into the scene: all of them, or one named collection or object."""

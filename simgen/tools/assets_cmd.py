@@ -342,13 +342,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(handler=_check_command)
 
     fetch = actions.add_parser(
-        "fetch", help="download an asset pack once into the cache (apt, npm)",
+        "fetch", help="download an asset pack once into the cache (apt, npm, pip)",
         description="Fetch a pack with its ordinary package client into the cache (~/.cache/simgen/packs, or "
                     "$SIMGEN_CACHE). Packs: " + "; ".join(f"{p.name}: {p.summary}" for p in PACKS.values()) +
                     ". Nothing is downloaded at render time.")
     fetch.add_argument("name", choices=sorted(PACKS), metavar="NAME", help=", ".join(sorted(PACKS)))
     fetch.add_argument("--cache", metavar="DIR", help="cache folder instead of ~/.cache/simgen ($SIMGEN_CACHE)")
     fetch.add_argument("--from", dest="source", metavar="FILE",
-                       help="use a .deb / .tgz downloaded elsewhere instead of running apt-get / npm here")
+                       help="use a .deb / .tgz / .whl downloaded elsewhere instead of running apt-get / npm / pip here")
     fetch.add_argument("--force", action="store_true", help="fetch again even if the pack is already there")
     fetch.set_defaults(handler=_fetch_command)
