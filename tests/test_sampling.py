@@ -75,3 +75,14 @@ def test_changing_one_stage_leaves_others_alone():
     b.scenario.sun = None
     fa, fb = a.sample(4), b.sample(4)
     assert fa.objects == fb.objects and fa.camera == fb.camera and fa.world == fb.world
+
+
+def test_big_distractor_pools_load_on_demand_and_classes_up_front():
+    from simgen.assets.resolve import AssetRef
+    from simgen.assets.scene_assets import SceneAssets
+
+    shapes = [AssetRef(key=f"shape{i}", kind="file") for i in range(25)]
+    assets = SceneAssets({"cube": [AssetRef(key="primitive:cube", kind="primitive")]},
+                         {"few": shapes[:3], "many": shapes})
+    eager, deferred = assets.split_by_need(pool_limit=20)
+    assert [r.key for r in eager] == ["primitive:cube"] and set(deferred) == {r.key for r in shapes}

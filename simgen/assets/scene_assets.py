@@ -20,6 +20,16 @@ class SceneAssets:
             return declared
         return next((ref.keypoints for ref in self.classes.get(class_name, []) if ref.keypoints is not None), None)
 
+    def split_by_need(self, pool_limit: int = 20) -> tuple[list[AssetRef], dict[str, AssetRef]]:
+        """(assets to import up front, assets to import when first drawn).
+
+        Labeled classes and the surface load up front, so a broken file stops the run before any
+        frame; only big distractor pools (more than ``pool_limit`` files per shape) wait.
+        """
+        deferred = {ref.key: ref for refs in self.distractors.values() if len(refs) > pool_limit for ref in refs}
+        eager = [ref for ref in self.all() if ref.key not in deferred]
+        return eager, deferred
+
     def all(self) -> list[AssetRef]:
         """Every distinct asset, each once (labeled classes first), for loading and licensing."""
         seen: dict[str, AssetRef] = {}

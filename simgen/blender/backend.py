@@ -163,6 +163,7 @@ class BlenderBackend:
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
+        self.asset_bounds: dict[str, AssetBounds] = {}
         self._build_camera()
         self._build_sun()
         self.world = World(self.scene, preset.world_map_resolution, self._image)
@@ -232,6 +233,7 @@ class BlenderBackend:
                 raise AssetError(f"asset {ref.key} has no vertices")
             self.asset_vertices[ref.key] = vertices
             bounds[ref.key] = AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
+        self.asset_bounds.update(bounds)
         return bounds
 
     def library_object(self, key: str) -> bpy.types.Object:

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 import cv2
@@ -60,6 +61,33 @@ def _forget_inherited_blender_paths() -> None:
         sys.path[:] = [p for p in sys.path if marker not in p]
 
 
+class OnDemandAssets(Mapping):
+    """Asset bounds or hulls, importing a deferred asset the first time a frame draws it.
+
+    Large pools (a thousand distractor shapes) would otherwise cost half a minute of imports in
+    every process before the first frame; bounds are the same whenever they are read, so frames
+    stay reproducible.
+    """
+
+    def __init__(self, backend: Any, deferred: dict[str, Any], log_path: Path, what: str):
+        self._backend, self._deferred, self._log_path, self._what = backend, deferred, log_path, what
+
+    def _table(self) -> dict[str, Any]:
+        return self._backend.asset_bounds if self._what == "bounds" else self._backend.asset_vertices
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._table() and key in self._deferred:
+            with redirect_output(self._log_path):
+                self._backend.load_assets([self._deferred[key]])
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(set(self._table()) | set(self._deferred))
+
+    def __len__(self) -> int:
+        return len(set(self._table()) | set(self._deferred))
+
+
 def needs_label_pass(frame: FrameSpec) -> bool:
     """Whether the main render's first sample is not a clean pinhole view of the surfaces."""
     camera = frame.camera
@@ -77,11 +105,13 @@ class FrameRenderer:
 
         self.spec = spec
         self.log_path = spec.out / "simgen.log"
+        eager, deferred = spec.assets.split_by_need()
         with redirect_output(self.log_path):
             self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
-            self.bounds = self.backend.load_assets(spec.assets.all())
+            self.backend.load_assets(eager)
+        self.bounds = OnDemandAssets(self.backend, deferred, self.log_path, "bounds")
         self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution,
-                                    self.backend.asset_vertices)
+                                    OnDemandAssets(self.backend, deferred, self.log_path, "hulls"))
         self.writer = DatasetWriter(spec.out)
         self.keypoints = {cls.name: spec.assets.keypoints(cls.name, cls.keypoints) for cls in spec.scenario.classes}
 

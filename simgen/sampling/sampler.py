@@ -408,10 +408,10 @@ class FrameSampler:
             material = self._material(spec.material, rng)
             near = bool(rng.random() < spec.near_camera)
             u, v, t = rng.uniform(0.15, 0.85), rng.uniform(0.15, 0.85), rng.uniform(0.3, 0.6)
+            fp = footprint(self._shape(ref.key), rotation, scale)  # type: ignore[arg-type]
             if near:
                 location = self._in_front_of_camera(camera, u, v, t)
             else:
-                fp = footprint(self._shape(ref.key), rotation, scale)  # type: ignore[arg-type]
                 (spot,), occupied = scatter([fp], area, self.scenario.placement.min_gap,
                                             self.scenario.placement.max_tries, rng, occupied)
                 if spot is None:
