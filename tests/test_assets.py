@@ -13,7 +13,8 @@ from simgen.assets.resolve import resolve_asset
 from simgen.config import load_preset
 
 MESHES = FIXTURES / "meshes"
-FORMATS = ["box_1x2x3.obj", "box_1x2x3.ply", "box_1x2x3.stl", "box_1x2x3.glb", "box_1x2x3.fbx", "box_two_parts.blend"]
+FORMATS = ["box_1x2x3.obj", "box_1x2x3.ply", "box_1x2x3.stl", "box_1x2x3.glb", "box_1x2x3.fbx", "box_1x2x3.usda",
+           "box_two_parts.blend"]
 
 
 @pytest.fixture(scope="module")
