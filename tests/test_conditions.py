@@ -213,3 +213,25 @@ def test_crowded_unusual_pose_and_pixel_sized_objects(tmp_path: Path) -> None:
         distance = np.linalg.norm(np.array(frame.camera.location) - np.array(frame.camera.look_at))
         span_px = frame.camera.K[0][0] * 0.3 / distance
         assert 6 - 1e-6 <= span_px <= 16 + 1e-6, "the typical object spans the requested pixels"
+
+
+def test_occluders_aimed_for_a_visibility_reach_it_approximately(tmp_path: Path) -> None:
+    medians = []
+    for aim in (0.3, 0.8):
+        path = tmp_path / f"aim{aim}.yaml"
+        path.write_text(f"""
+name: aim
+seed: 2
+frames: 8
+render: {FIXTURES / 'tiny.yaml'}
+classes: [{{name: cube, asset: primitive:cube, count: 1, scale: 0.4}}]
+distractors: {{count: 1, near_camera: 1.0, shapes: primitive:sphere, scale: [0.05, 0.15], deform: 0,
+              target_visibility: {aim}}}
+camera: {{orbit: {{distance: [2.5, 3.5], elevation_deg: [10, 40]}}}}
+""")
+        out = tmp_path / f"aim{aim}"
+        assert render(path, out) == 0
+        coco = json.loads((out / "annotations.json").read_text())
+        assert all(i["params"]["distractors"][0]["aimed_at"] == 1 for i in coco["images"])
+        medians.append(float(np.median([a["visibility"] for a in coco["annotations"]])))
+    assert abs(medians[0] - 0.3) < 0.15 and abs(medians[1] - 0.8) < 0.15, medians

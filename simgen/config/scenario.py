@@ -380,6 +380,9 @@ class DistractorSpec(StrictModel):
                                 description="per-axis stretch: each axis scaled by 1 +- this")
     near_camera: float = Field(0.0, ge=0, le=1, description="fraction of distractors floating between the "
                                                             "camera and the objects, as occluders")
+    target_visibility: FloatDist | None = Field(
+        None, description="aim each near-camera occluder at a labeled object so that about this fraction of it "
+                          "stays visible (the exact visibility is measured and labeled)")
     material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
         mode=Distribution("choice", ("sampled", "procedural"))))
 

@@ -69,6 +69,8 @@ class DistractorParams:
     near_camera: bool
     fixed: bool = False  # the placement surface: stays exactly where the asset file puts it
     weather: str | None = None  # "rain" (translucent: hidden in label passes) or "snow" (opaque)
+    aimed_at: int | None = None  # instance id this occluder was placed to hide part of
+    aimed_visibility: float | None = None  # the visibility it was aimed for (the label holds the measured one)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     SunParams, WorldParams)
 from simgen.sampling.geometry import (
-    box_corners, camera_matrices, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
+    box_corners, camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, upright_yaw
 
@@ -63,6 +63,30 @@ class _Draft:
     scale: float
     rotation: tuple[float, float, float]
     position: tuple[float, float, float] | None
+
+
+def _lens_area(r1: float, r2: float, d: float) -> float:
+    """Area shared by two discs of radii r1, r2 whose centres are d apart."""
+    if d >= r1 + r2:
+        return 0.0
+    if d <= abs(r1 - r2):
+        return math.pi * min(r1, r2) ** 2
+    a = r1 * r1 * math.acos((d * d + r1 * r1 - r2 * r2) / (2 * d * r1))
+    b = r2 * r2 * math.acos((d * d + r2 * r2 - r1 * r1) / (2 * d * r2))
+    c = 0.5 * math.sqrt(max((-d + r1 + r2) * (d + r1 - r2) * (d - r1 + r2) * (d + r1 + r2), 0.0))
+    return a + b - c
+
+
+def _offset_for_coverage(r_target: float, r_occluder: float, coverage: float) -> float:
+    """Centre offset at which the occluder disc covers ``coverage`` of the target disc (bisection)."""
+    wanted = coverage * math.pi * r_target * r_target
+    low, high = 0.0, r_target + r_occluder
+    if _lens_area(r_target, r_occluder, 0.0) <= wanted:
+        return 0.0  # too small to hide that much: cover what it can
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _lens_area(r_target, r_occluder, middle) > wanted else (low, middle)
+    return (low + high) / 2
 
 
 def _hsv(spec: ColorHSV, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -156,7 +180,7 @@ class FrameSampler:
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, stage_rng(seed, index, "lights")),
             distractors=(self._surface() + self._backdrop(camera, stage_rng(seed, index, "backdrop"))
-                         + self._distractors(camera, taken, stage_rng(seed, index, "distractors"))),
+                         + self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects)),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped, conditions=list(conditions))
@@ -391,7 +415,8 @@ class FrameSampler:
                            rotation_deg=float(spec.rotation_deg.sample(rng)), color=rgb)
 
     # ------------------------------------------------------------------ distractors and sensor
-    def _distractors(self, camera: CameraParams, taken: list[Placed], rng: np.random.Generator) -> list[DistractorParams]:
+    def _distractors(self, camera: CameraParams, taken: list[Placed], rng: np.random.Generator,
+                     objects: list[ObjectSpec]) -> list[DistractorParams]:
         spec = self.scenario.distractors
         if spec is None:
             return []
@@ -409,7 +434,14 @@ class FrameSampler:
             near = bool(rng.random() < spec.near_camera)
             u, v, t = rng.uniform(0.15, 0.85), rng.uniform(0.15, 0.85), rng.uniform(0.3, 0.6)
             fp = footprint(self._shape(ref.key), rotation, scale)  # type: ignore[arg-type]
-            if near:
+            aim = (float(spec.target_visibility.sample(rng)), int(rng.integers(max(len(objects), 1))),
+                   float(rng.uniform(0, 2 * math.pi))) if spec.target_visibility is not None else None
+            aimed_at = aimed_visibility = None
+            if near and aim is not None and objects:
+                aimed_visibility, target = aim[0], objects[aim[1]]
+                aimed_at = target.instance_id
+                location = self._occluding(camera, target, ref.key, scale, t, aimed_visibility, aim[2])
+            elif near:
                 location = self._in_front_of_camera(camera, u, v, t)
             else:
                 (spot,), occupied = scatter([fp], area, self.scenario.placement.min_gap,
@@ -419,8 +451,36 @@ class FrameSampler:
                 location = spot + self.origin
             result.append(DistractorParams(asset=ref.key, location=tuple(float(c) for c in location),
                                            rotation_euler=rotation, scale=scale, material=material,  # type: ignore
-                                           near_camera=near))
+                                           near_camera=near, aimed_at=aimed_at, aimed_visibility=aimed_visibility))
         return result
+
+    def _occluding(self, camera: CameraParams, target: ObjectSpec, asset: str, scale: tuple[float, float, float],
+                   t: float, visibility: float, heading: float) -> np.ndarray:
+        """Where an occluder at a fraction t of the way to ``target`` hides about 1 - visibility of it.
+
+        Both are treated as discs in the image (radii from their hulls); the offset between their
+        centres that gives the wanted overlap follows from the lens area of two circles.
+        """
+        K, world_to_camera = np.array(camera.K), np.array(camera.world_to_camera)
+        shape = self._shape(target.asset)
+        points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+        rotation = euler_xyz_matrix(*target.rotation_euler)
+        world = (points * target.scale) @ rotation.T + np.array(target.location)
+        uv = project_points(world, K, world_to_camera)
+        centre, r_target = (uv.min(0) + uv.max(0)) / 2, float(np.sqrt(np.prod(uv.max(0) - uv.min(0)) / np.pi))
+        target_depth = float((world_to_camera[:3, :3] @ world.mean(0) + world_to_camera[:3, 3])[2])
+        own = self._shape(asset)
+        own_points = own if isinstance(own, np.ndarray) else box_corners(own.minimum, own.maximum)
+        radius_m = float(np.max(np.linalg.norm(own_points * np.asarray(scale), axis=1)))  # its bounding sphere
+        coverage = 1.0 - visibility
+        # an occluder too small to hide that much at depth t moves nearer the camera until it can
+        needed_px = 1.05 * r_target * math.sqrt(max(coverage, 1e-6))
+        depth = max(min(t * target_depth, K[0, 0] * radius_m / needed_px), 0.05 + radius_m)
+        r_occluder = float(K[0, 0] * radius_m / depth)
+        offset = _offset_for_coverage(r_target, r_occluder, coverage)
+        image = centre + offset * np.array([math.cos(heading), math.sin(heading)]) + 0.5
+        width, height = camera.resolution
+        return self._ray_point(camera, image[0] / width, image[1] / height, depth)
 
     def _surface(self) -> list[DistractorParams]:
         """The placement surface as an unlabeled object at the pose its file gives it."""
