@@ -83,3 +83,28 @@ def test_urdf_errors_name_the_file_and_what_is_wrong(tmp_path: Path) -> None:
     urdf.write_text('<robot name="r"><link name="a"/></robot>')
     with pytest.raises(AssetError, match="no link has a <visual>"):
         urdf_visuals(urdf)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_format_measures_true_size_in_the_render(tmp_path: Path, name: str) -> None:
+    """The 1 x 2 x 3 m box of every format covers exactly the pixels its true geometry projects to."""
+    from simgen.sampling.geometry import box_corners, project_points
+
+    scenario = tmp_path / "one.yaml"
+    scenario.write_text(f"""
+name: one
+frames: 1
+render: {FIXTURES / 'tiny.yaml'}
+classes:
+  - {{name: box, asset: "{MESHES / name}", count: 1, position: {{x: 0, y: 0, z: 0}}, rotation_deg: {{x: 0, y: 0, z: 0}},
+     material: {{mode: sampled}}}}
+camera: {{focal_length_mm: 30, fixed: {{location: [9.0, -11.0, 7.0], look_at: [0, 0, 1.5]}}}}
+""")
+    out = tmp_path / "out"
+    assert render(scenario, out) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    image, (annotation,) = coco["images"][0], coco["annotations"]
+    corners = box_corners([-0.5, -1.0, 0.0], [0.5, 1.0, 3.0])
+    uv = project_points(corners, np.array(image["camera"]["K"]), np.array(image["camera"]["world_to_camera"])) + 0.5
+    x, y, w, h = annotation["bbox"]
+    assert np.allclose([x, y, x + w, y + h], [uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()], atol=1.0)
