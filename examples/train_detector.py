@@ -51,9 +51,20 @@ class SimgenDetection(torch.utils.data.Dataset):
 
 
 def build_model(num_classes: int, image_size: int) -> torch.nn.Module:
-    """Faster R-CNN, MobileNetV3 FPN backbone, random initialisation (num_classes excludes background)."""
-    return torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+    """Faster R-CNN, MobileNetV3 FPN backbone, random initialisation (num_classes excludes background).
+
+    The model's anchors (32-512 px) are made for 320 px inputs; they are scaled to the image size so
+    that objects a few pixels across still overlap some anchor.
+    """
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+    scale = image_size / 320.0
+    sizes = tuple(max(4, int(round(s * scale))) for s in (32, 64, 128, 256, 512))
+    anchors = AnchorGenerator((sizes,) * 3, ((0.5, 1.0, 2.0),) * 3)
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
         weights=None, weights_backbone=None, num_classes=num_classes + 1, min_size=image_size, max_size=image_size * 2)
+    model.rpn.anchor_generator = anchors  # same 15 anchors per location, so the RPN head still fits
+    return model
 
 
 def _batches(dataset: SimgenDetection, batch_size: int, generator: torch.Generator):
