@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from simgen.errors import AssetError
+from simgen.sampling.geometry import euler_xyz_matrix
 
 PRIMITIVE_KINDS = ("box", "cylinder", "sphere")
 
@@ -41,21 +42,13 @@ def _floats(text: str | None, default: tuple[float, ...], what: str, path: Path)
     return values
 
 
-def rpy_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """URDF's fixed-axis roll, pitch, yaw: R = Rz(yaw) @ Ry(pitch) @ Rx(roll)."""
-    cr, sr, cp, sp, cy, sy = np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
-    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
-    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
-    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
 def origin_matrix(element: ET.Element | None, path: Path) -> np.ndarray:
     """The 4x4 pose of an <origin xyz rpy> (identity when absent)."""
     origin = element.find("origin") if element is not None else None
     matrix = np.eye(4)
     if origin is not None:
-        matrix[:3, :3] = rpy_matrix(*_floats(origin.get("rpy"), (0.0, 0.0, 0.0), "origin rpy", path))
+        # URDF's fixed-axis roll, pitch, yaw is the same rotation as an XYZ Euler triple
+        matrix[:3, :3] = euler_xyz_matrix(*_floats(origin.get("rpy"), (0.0, 0.0, 0.0), "origin rpy", path))
         matrix[:3, 3] = _floats(origin.get("xyz"), (0.0, 0.0, 0.0), "origin xyz", path)
     return matrix
 

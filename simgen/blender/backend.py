@@ -59,6 +59,11 @@ def mesh_vertices(mesh: bpy.types.Mesh) -> np.ndarray:
     return vertices.reshape(-1, 3)
 
 
+def _link_material(obj: bpy.types.Object, material: bpy.types.Material) -> None:
+    for slot in obj.material_slots:
+        slot.link, slot.material = "OBJECT", material
+
+
 def hull_vertices(mesh: bpy.types.Mesh) -> np.ndarray:
     """Vertices of the mesh's convex hull: all that ground contact, footprints and screen extents depend on,
     at a fraction of the points (8,000 -> ~300 for a YCB scan)."""
@@ -375,36 +380,37 @@ class BlenderBackend:
         used: dict[str, int] = {}
         for particle in (d for d in frame.distractors if d.weather):
             key = f"{particle.weather}:{particle.asset}"
-            index = used.get(key, 0)
-            used[key] = index + 1
-            pool = self._weather_pools.setdefault(key, [])
-            if len(pool) <= index:
-                obj = self._library[particle.asset].copy()
-                obj.name = f"{key}.{len(pool)}"
-                if key not in self._weather_materials:
-                    self._weather_materials[key] = SurfaceMaterial(f"simgen_{particle.weather}", self._image)
-                for slot in obj.material_slots:
-                    slot.link, slot.material = "OBJECT", self._weather_materials[key].material
-                self._collection.objects.link(obj)
-                pool.append(obj)
-            obj = pool[index]
+            if key not in self._weather_materials:
+                self._weather_materials[key] = SurfaceMaterial(f"simgen_{particle.weather}", self._image)
+            shared = self._weather_materials[key]
+            first = key not in used
+            obj = self._next_from_pool(self._weather_pools, key, used, particle.asset,
+                                       dress=lambda new: _link_material(new, shared.material))
             obj.location, obj.rotation_euler, obj.scale = particle.location, particle.rotation_euler, particle.scale
             obj.hide_render, obj.pass_index = False, 0
-            if index == 0:
-                self._weather_materials[key].apply(particle.material)
+            if first:
+                shared.apply(particle.material)
         self._hide_unused(self._weather_pools, used)
 
-    def _next_from_pool(self, pools: dict[str, list[bpy.types.Object]], key: str, used: dict[str, int]):
+    def _next_from_pool(self, pools: dict[str, list[bpy.types.Object]], key: str, used: dict[str, int],
+                        asset: str | None = None, dress=None) -> bpy.types.Object:
+        """The frame's next object of pool ``key``, creating linked duplicates of ``asset`` as needed.
+
+        ``dress`` gives a new object its material; by default each object gets its own SurfaceMaterial.
+        """
         index = used.get(key, 0)
         used[key] = index + 1
         pool = pools.setdefault(key, [])
         while len(pool) <= index:
-            obj = self._library[key].copy()  # shares the mesh: no geometry is copied
+            obj = self._library[asset or key].copy()  # shares the mesh: no geometry is copied
             obj.name = f"{key.rsplit('/', 1)[-1]}.{len(self._collection.objects)}"[:60]
-            self._materials[obj.name] = SurfaceMaterial(f"simgen_material.{obj.name}", self._image)
+            (dress or self._own_material)(obj)
             self._collection.objects.link(obj)
             pool.append(obj)
         return pool[index]
+
+    def _own_material(self, obj: bpy.types.Object) -> None:
+        self._materials[obj.name] = SurfaceMaterial(f"simgen_material.{obj.name}", self._image)
 
     def _place(self, obj: bpy.types.Object, location, rotation, scale, material: MaterialParams) -> None:
         obj.location = location
