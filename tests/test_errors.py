@@ -36,9 +36,10 @@ def run_cli(tmp_path: Path, text: str, capsys, *extra: str) -> tuple[int, str]:
 @pytest.mark.parametrize("text, line, expected", [
     (GOOD.replace("count:", "cuont:"), 6, "classes[0].cuont: unknown key 'cuont'; did you mean 'count'?"),
     (GOOD.replace("[1, 2]", "[3, 1]"), 6, "classes[0].count: inverted range [3, 1]"),
-    (GOOD.replace("[1, 2]", "-1"), 6, "classes[0].count: count must not be negative"),
+    (GOOD.replace("[1, 2]", "-1"), 6, "classes[0].count: count must not be negative, got -1"),
     (GOOD.replace("[1, 2]", "{gaussian: [1, 2]}"), 6, "exactly one of uniform, loguniform, normal, choice"),
-    (GOOD.replace("[1, 2]", "lots"), 6, "expected a number, [low, high]"),
+    (GOOD.replace("[1, 2]", "lots"), 6,
+     "expected a number, [low, high] or {uniform|loguniform|normal|choice: ...}, got 'lots'"),
     (GOOD.replace("frames: 1", "frames: many"), 2, "frames: Input should be a valid integer"),
     (GOOD.replace("{distance: [2, 3]}", "{distance: [2, 3], elevaton_deg: 3}"), 8,
      "camera.orbit.elevaton_deg: unknown key 'elevaton_deg'; did you mean 'elevation_deg'?"),

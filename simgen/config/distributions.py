@@ -111,15 +111,18 @@ def _is_number(value: Any) -> bool:
 
 
 def _fail(message: str, **ctx: Any) -> PydanticCustomError:
+    """Pydantic fills ``{name}`` templates with str(); the offending value reads better as repr()."""
+    if "got" in ctx:
+        ctx["got"] = repr(ctx["got"])
     return PydanticCustomError("distribution", message, ctx)
 
 
 def _pair(value: Any, what: str, integer: bool, ordered: bool = True) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value):
-        raise _fail("{what} takes two numbers [low, high], got {got!r}", what=what, got=value)
+        raise _fail("{what} takes two numbers [low, high], got {got}", what=what, got=value)
     low, high = value
     if integer and not all(float(v).is_integer() for v in value):
-        raise _fail("{what} of a count takes whole numbers, got {got!r}", what=what, got=list(value))
+        raise _fail("{what} of a count takes whole numbers, got {got}", what=what, got=list(value))
     if ordered and low > high:
         raise _fail("inverted range [{low}, {high}]: low must not exceed high", low=low, high=high)
     return (int(low), int(high)) if integer else (float(low), float(high))
@@ -131,7 +134,7 @@ def parse_distribution(value: Any, *, integer: bool = False, numeric: bool = Tru
         return value
     if _is_number(value) or (not numeric and isinstance(value, str)):
         if integer and not float(value).is_integer():
-            raise _fail("expected a whole number, got {got!r}", got=value)
+            raise _fail("expected a whole number, got {got}", got=value)
         return Distribution("constant", (int(value) if integer else value,), integer=integer)
     if isinstance(value, (list, tuple)) and numeric:
         return Distribution("uniform", _pair(value, "a range", integer), integer=integer)
@@ -150,30 +153,30 @@ def parse_distribution(value: Any, *, integer: bool = False, numeric: bool = Tru
         if name == "choice":
             options = value["choice"]
             if not isinstance(options, list) or not options:
-                raise _fail("choice takes a non-empty list of options, got {got!r}", got=options)
+                raise _fail("choice takes a non-empty list of options, got {got}", got=options)
             if numeric and not all(_is_number(o) for o in options):
-                raise _fail("choice here takes numbers, got {got!r}", got=options)
+                raise _fail("choice here takes numbers, got {got}", got=options)
             weights = value.get("weights")
             if weights is not None:
                 if (not isinstance(weights, list) or len(weights) != len(options)
                         or not all(_is_number(w) and w >= 0 for w in weights) or sum(weights) <= 0):
-                    raise _fail("weights must be {n} non-negative numbers with a positive sum, got {got!r}",
+                    raise _fail("weights must be {n} non-negative numbers with a positive sum, got {got}",
                                 n=len(options), got=weights)
                 weights = tuple(float(w) for w in weights)
             if integer and not all(float(o).is_integer() for o in options):
-                raise _fail("choice of a count takes whole numbers, got {got!r}", got=options)
+                raise _fail("choice of a count takes whole numbers, got {got}", got=options)
             return Distribution("choice", tuple(options), weights=weights, integer=integer)
         if not numeric:
             raise _fail("only a constant or {{choice: [...]}} fits here, got {name}", name=name)
         params = _pair(value[name], name, integer and name == "uniform", ordered=name != "normal")
         if name == "loguniform" and params[0] <= 0:
-            raise _fail("loguniform needs positive bounds, got {got!r}", got=list(params))
+            raise _fail("loguniform needs positive bounds, got {got}", got=list(params))
         if name == "normal" and params[1] < 0:
-            raise _fail("normal takes [mean, std] with std >= 0, got {got!r}", got=list(params))
+            raise _fail("normal takes [mean, std] with std >= 0, got {got}", got=list(params))
         clip = _pair(value["clip"], "clip", False) if "clip" in value else None
         return Distribution(name, params, clip=clip, integer=integer)
     expected = "a number, [low, high]" if numeric else "a value"
-    raise _fail(f"expected {expected} or {{uniform|loguniform|normal|choice: ...}}, got {{got!r}}", got=value)
+    raise _fail(f"expected {expected} or {{uniform|loguniform|normal|choice: ...}}, got {{got}}", got=value)
 
 
 def _json_schema(numeric: bool) -> dict[str, Any]:
@@ -246,7 +249,7 @@ def non_negative(dist: Distribution, what: str = "value") -> Distribution:
     if dist.kind == "normal" and bounds is None:
         raise _fail("a normal {what} needs clip: [lo, hi] with lo >= 0", what=what)
     if bounds is not None and bounds[0] < 0:
-        raise _fail("{what} must not be negative, got {got!r}", what=what, got=dist.to_yaml())
+        raise _fail("{what} must not be negative, got {got}", what=what, got=dist.to_yaml())
     return dist
 
 
@@ -254,6 +257,6 @@ def positive(dist: Distribution, what: str = "value") -> Distribution:
     non_negative(dist, what)
     bounds = dist.bounds
     if bounds is not None and bounds[0] <= 0:
-        raise _fail("{what} must be positive, got {got!r}", what=what, got=dist.to_yaml())
+        raise _fail("{what} must be positive, got {got}", what=what, got=dist.to_yaml())
     return dist
 
