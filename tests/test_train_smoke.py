@@ -12,17 +12,35 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from train_detector import SimgenDetection, build_model, predict, train  # noqa: E402
+from train_detector import SimgenDetection, model_for, predict, train  # noqa: E402
 
 
 def test_detector_trains_on_a_simgen_dataset(quickstart: Path) -> None:
     torch.set_num_threads(2)
-    dataset = SimgenDetection(quickstart)
+    dataset = SimgenDetection(quickstart, flip=True)
     image, target = dataset[0]
     assert image.shape[0] == 3 and target["boxes"].shape[1] == 4 and len(target["labels"]) == len(target["boxes"])
-    model = build_model(len(dataset.categories), 96)
-    losses = train(model, dataset, epochs=20, batch_size=4, lr=0.02, max_iterations=12, log=lambda *_: None)
+    model = model_for(dataset)
+    losses = train(model, dataset, iterations=12, batch_size=4, log=lambda *_: None)
     assert len(losses) == 12 and all(np.isfinite(losses))
     assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
     results = predict(model, dataset)
     assert all({"image_id", "category_id", "bbox", "score"} <= r.keys() for r in results)
+
+
+def test_flip_augmentation_mirrors_boxes_with_the_image(quickstart: Path) -> None:
+    plain, flipping = SimgenDetection(quickstart), SimgenDetection(quickstart, flip=True, seed=3)
+    width = plain.images[0]["width"]
+    image, target = plain[0]
+    seen = set()
+    for _ in range(20):  # each draw flips with probability 1/2: both outcomes show up
+        flipped, flipped_target = flipping[0]
+        mirrored = torch.equal(flipped, image.flip(-1))
+        seen.add(mirrored)
+        expected = target["boxes"].clone()
+        if mirrored:
+            expected[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
+        else:
+            assert torch.equal(flipped, image)
+        assert torch.equal(flipped_target["boxes"], expected)
+    assert seen == {True, False}
