@@ -22,4 +22,6 @@ class RenderPreset(StrictModel):
     threads: int = Field(0, ge=0, description="CPU render threads; 0 = all cores")
     view_transform: Literal["Standard", "AgX", "Filmic", "Khronos PBR Neutral"] = "AgX"
     tile_size: int = Field(2048, ge=8)
-    world_map_resolution: int = Field(512, ge=0, description="HDRI importance-map size; 0 disables world MIS")
+    world_map_resolution: int = Field(
+        512, ge=0, description="HDRI importance-map size; 0 disables world MIS. Below ~256, HDRIs with small "
+                               "bright lamps (e.g. 'studio') leave white fireflies at low sample counts")
