@@ -21,6 +21,7 @@ from simgen.sampling.placement import footprint
 from simgen.sampling.sampler import FrameSampler
 
 UNIT = AssetBounds((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+UNIT_CUBE = box_corners([-0.5] * 3, [0.5] * 3)  # the corners of UNIT
 BASE = f"""
 name: axis
 seed: 5
@@ -91,7 +92,7 @@ def test_camera_K_with_offset_principal_point_matches_projection(tmp_path: Path)
     K = np.array(image["camera"]["K"])
     assert K[0, 2] == 40.5 and K[1, 2] == 30.0 and K[0, 0] == 80
     rotation = euler_xyz_matrix(0, 0, math.radians(30))
-    corners = box_corners([-0.5] * 3, [0.5] * 3) @ rotation.T + np.array([0.2, -0.1, 0.5])
+    corners = UNIT_CUBE @ rotation.T + np.array([0.2, -0.1, 0.5])
     uv = project_points(corners, K, np.array(image["camera"]["world_to_camera"])) + 0.5
     x, y, w, h = annotation["bbox"]
     assert np.allclose([x, y, x + w, y + h], [uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()], atol=1.0)
@@ -170,14 +171,18 @@ def sampler_for(text: str, tmp_path: Path, vertices: dict | None = None) -> Fram
     return FrameSampler(scenario, assets, bounds, (160, 120), vertices)
 
 
+def lowest_point(points: np.ndarray, scale: float, rotation_euler, location) -> float:
+    """Height of the lowest of a shape's points once scaled, rotated and placed: what rests on the ground."""
+    return float(((np.asarray(points) * scale) @ euler_xyz_matrix(*rotation_euler).T)[:, 2].min() + location[2])
+
+
 def test_free_rotation_rests_exactly_on_the_ground(tmp_path: Path) -> None:
     sampler = sampler_for("name: f\nclasses: [{name: c, asset: primitive:cone, count: 4, rotation: free, scale: 0.3}]\n"
-                          "placement: {area: [4, 4]}\n", tmp_path, {"primitive:cone": box_corners([-0.5] * 3, [0.5] * 3)})
+                          "placement: {area: [4, 4]}\n", tmp_path, {"primitive:cone": UNIT_CUBE})
     angles = []
     for index in range(10):
         for obj in sampler.sample(index).objects:
-            points = (box_corners([-0.5] * 3, [0.5] * 3) * obj.scale) @ euler_xyz_matrix(*obj.rotation_euler).T
-            assert abs(points[:, 2].min() + obj.location[2]) < 1e-9
+            assert abs(lowest_point(UNIT_CUBE, obj.scale, obj.rotation_euler, obj.location)) < 1e-9
             angles.append(obj.rotation_euler[0])
     assert np.std(angles) > 0.5, "tilts vary, not just yaw"
 
@@ -246,13 +251,12 @@ placement: {{area: [0.4, 0.4], physics: {{steps: 90, drop_height_m: [0.05, 0.3]}
 camera: {{orbit: {{distance: 1.5, elevation_deg: 40}}}}
 """
     out, coco = scene(tmp_path, "pile", text)
-    shapes = {"primitive:cube": box_corners([-0.5] * 3, [0.5] * 3), "primitive:cylinder": _cylinder_vertices()}
+    shapes = {"primitive:cube": UNIT_CUBE, "primitive:cylinder": _cylinder_vertices()}
     resting = 0
     for image in coco["images"]:
         assert image["params"]["physics_steps"] == 90
         for obj in image["params"]["objects"]:
-            points = (shapes[obj["asset"]] * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T + obj["location"]
-            lowest = points[:, 2].min()
+            lowest = lowest_point(shapes[obj["asset"]], obj["scale"], obj["rotation_euler"], obj["location"])
             assert lowest > -0.01, "nothing sinks into the ground"
             resting += lowest < 0.01
     assert resting >= 4, "objects come to rest on the ground (or on each other), none hovers at its drop height"
@@ -273,8 +277,8 @@ camera: {{orbit: {{distance: 1.5, elevation_deg: 45}}}}
     top = 0.72 + 0.02  # the table top's upper face in the fixture
     for image in coco["images"]:
         for obj in image["params"]["objects"]:
-            points = (box_corners([-0.5] * 3, [0.5] * 3) * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T
-            assert points[:, 2].min() + obj["location"][2] == pytest.approx(top, abs=1e-5)
+            lowest = lowest_point(UNIT_CUBE, obj["scale"], obj["rotation_euler"], obj["location"])
+            assert lowest == pytest.approx(top, abs=1e-5)
             assert -0.3 <= obj["location"][0] <= 0.9 and -0.2 <= obj["location"][1] <= 0.6, "on the top, not beside it"
         assert image["params"]["distractors"][0]["fixed"] is True
     assert len(coco["annotations"]) >= 4
@@ -294,8 +298,7 @@ camera: {{orbit: {{distance: 1.2, elevation_deg: 40}}}}
     heights = []
     for image in coco["images"]:
         for obj in image["params"]["objects"]:
-            points = (box_corners([-0.5] * 3, [0.5] * 3) * obj["scale"]) @ euler_xyz_matrix(*obj["rotation_euler"]).T
-            heights.append(points[:, 2].min() + obj["location"][2])
+            heights.append(lowest_point(UNIT_CUBE, obj["scale"], obj["rotation_euler"], obj["location"]))
     assert min(heights) > -0.01 and sum(h < 0.01 for h in heights) >= 2, "the bottom of the pile is on the ground"
     assert max(heights) > 0.09, "boxes dropped over one spot come to rest on each other"
 
