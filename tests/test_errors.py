@@ -65,7 +65,9 @@ def test_unreadable_yaml_gives_line_and_column(tmp_path: Path, capsys) -> None:
 ])
 def test_asset_errors(tmp_path: Path, capsys, asset: str, expected: str) -> None:
     code, err = run_cli(tmp_path, GOOD.replace("primitive:cube", asset), capsys)
+    line = GOOD.splitlines().index(next(row for row in GOOD.splitlines() if "primitive:cube" in row)) + 1
     assert code == 2 and expected in err
+    assert f"scene.yaml:{line}: classes[0].asset: " in err, "the message names file, line and field"
     assert not (tmp_path / "out").exists()
 
 

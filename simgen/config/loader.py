@@ -95,20 +95,38 @@ def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], e
     return "\n".join(dict.fromkeys(messages))
 
 
-def validate_file(path: Path, model: type[Model]) -> Model:
+def _validate_with_lines(path: Path, model: type[Model]) -> tuple[Model, dict[LinePath, int]]:
     data, lines = _read_yaml(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), lines
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(path, data, lines, exc)) from None
 
 
+def validate_file(path: Path, model: type[Model]) -> Model:
+    return _validate_with_lines(path, model)[0]
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario; relative asset paths resolve against its folder."""
+    """Load and validate a scenario; relative asset paths resolve against its folder.
+
+    The scenario keeps its line map so that errors found later (an asset that does not resolve)
+    can still say where in the file the offending field is: see ``locate``.
+    """
     path = Path(path)
-    scenario = validate_file(path, Scenario)
+    scenario, lines = _validate_with_lines(path, Scenario)
     scenario._source = path.resolve()
+    scenario._lines = lines
     return scenario
+
+
+def locate(scenario: Scenario, *field: str | int) -> str:
+    """'file:line: field' for a field of a loaded scenario (the nearest written parent's line)."""
+    lines: dict[LinePath, int] = scenario._lines
+    line = next((lines[field[:n]] for n in range(len(field), 0, -1) if field[:n] in lines), 1)
+    source = scenario.source
+    shown = source.relative_to(Path.cwd()) if source and source.is_relative_to(Path.cwd()) else source
+    return f"{shown or '<scenario>'}:{line}: {_dotted(field)}"
 
 
 def preset_search_dirs() -> list[Path]:

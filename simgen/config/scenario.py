@@ -517,6 +517,7 @@ class Scenario(StrictModel):
     labels: LabelSpec = Field(default_factory=LabelSpec)
 
     _source: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)  # key path -> line, from the loader
 
     @property
     def source_dir(self) -> Path:

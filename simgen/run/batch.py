@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -22,6 +23,7 @@ from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
 from simgen.config.conditions import fraction_of, variant
+from simgen.config.loader import locate
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
@@ -129,6 +131,15 @@ class RunSummary:
         return "\n\nCoverage        target   frames  achieved\n" + "\n".join(rows)
 
 
+@contextmanager
+def _located(scenario: Scenario, *field: str | int) -> Iterator[None]:
+    """Asset errors name the scenario field that asked for the asset, with its file and line."""
+    try:
+        yield
+    except AssetError as exc:
+        raise AssetError(f"{locate(scenario, *field)}: {exc}") from None
+
+
 def resolve_assets(scenario: Scenario) -> SceneAssets:
     """Every asset any frame may need: the scenario's own, and what its conditions add (distractors, weather)."""
     base = scenario.source_dir
@@ -141,16 +152,20 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
         shapes += [SNOW_ASSET] if each.weather.snow else []
         for shape in shapes:
             if shape not in distractors:
-                distractors[shape] = resolve_asset(shape, base)
+                with _located(scenario, "distractors", "shapes"):
+                    distractors[shape] = resolve_asset(shape, base)
     surface = None
     if scenario.placement.surface is not None:
-        candidates = resolve_asset(scenario.placement.surface, base)
-        if len(candidates) != 1:
-            raise AssetError(f"placement.surface '{scenario.placement.surface}' must name one asset, "
-                             f"it matches {len(candidates)}")
+        with _located(scenario, "placement", "surface"):
+            candidates = resolve_asset(scenario.placement.surface, base)
+            if len(candidates) != 1:
+                raise AssetError(f"must name one asset, '{scenario.placement.surface}' matches {len(candidates)}")
         surface = candidates[0]
-    return SceneAssets({cls.name: resolve_class_assets(cls.asset, base) for cls in scenario.classes}, distractors,
-                       surface)
+    classes = {}
+    for index, cls in enumerate(scenario.classes):
+        with _located(scenario, "classes", index, "asset"):
+            classes[cls.name] = resolve_class_assets(cls.asset, base)
+    return SceneAssets(classes, distractors, surface)
 
 
 def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:
