@@ -74,7 +74,10 @@ def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
         nn.ReLU(inplace=True))
 
 
-def small_backbone(widths: tuple[int, ...] = (32, 48, 96, 160)) -> nn.Sequential:
+WIDTHS = (32, 48, 96, 160)  # channels of the stem and the three stages (strides 2, 4, 8, 16)
+
+
+def small_backbone(widths: tuple[int, ...] = WIDTHS) -> nn.Sequential:
     """A plain convolutional backbone with outputs at strides 4, 8 and 16.
 
     ImageNet backbones (ResNet, MobileNet) are built for 224+ px inputs and need pretrained weights
@@ -95,10 +98,9 @@ def build_model(num_classes: int, width: int, height: int, channels: int = 64) -
     size: level k takes objects whose largest centre-to-edge distance is in [4s, 8s) for size s.
     Images are fed at their own size (no resizing).
     """
-    widths = (32, 48, 96, 160)
     backbone = BackboneWithFPN(
-        small_backbone(widths), return_layers={"stage1": "0", "stage2": "1", "stage3": "2"},
-        in_channels_list=list(widths[1:]), out_channels=channels, extra_blocks=LastLevelMaxPool())
+        small_backbone(WIDTHS), return_layers={"stage1": "0", "stage2": "1", "stage3": "2"},
+        in_channels_list=list(WIDTHS[1:]), out_channels=channels, extra_blocks=LastLevelMaxPool())
     anchors = AnchorGenerator(((4,), (8,), (16,), (32,)), ((1.0,),) * 4)
     return FCOS(backbone, num_classes, min_size=min(width, height), max_size=max(width, height),
                 anchor_generator=anchors, score_thresh=0.05, detections_per_img=50)
