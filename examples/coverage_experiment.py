@@ -46,7 +46,7 @@ def render(scenario: dict, out: Path, frames: int, seed: int, preset: Path) -> N
                     "--seed", str(seed), "--render-config", str(preset), "--no-progress"], check=True)
 
 
-def train_and_predict(work: Path, name: str, seed: int, iterations: int, test: Path) -> dict:
+def train_and_predict(work: Path, name: str, seed: int, iterations: int, test_set: SimgenDetection) -> dict:
     """Train one model and write its test-set predictions; cached in WORK/model_NAME_sSEED.json.
 
     Only training is cached: scores are recomputed from the predictions every time, so the report
@@ -63,7 +63,7 @@ def train_and_predict(work: Path, name: str, seed: int, iterations: int, test: P
     losses = train(detector, train_set, iterations, seed=seed, log=lambda line: print(f"{name} seed {seed}: {line}"))
     seconds = time.perf_counter() - start
     predictions = work / f"predictions_{name}_s{seed}.json"
-    predictions.write_text(json.dumps(predict(detector, SimgenDetection(test))))
+    predictions.write_text(json.dumps(predict(detector, test_set)))
     model = {"name": name, "seed": seed, "iterations": iterations, "train_seconds": seconds,
              "final_loss": float(np.mean(losses[-50:])), "predictions": predictions.name}
     cache.write_text(json.dumps(model, indent=1))
@@ -166,7 +166,8 @@ def main() -> None:
     if args.render_only:
         return
     test = args.work / "test"
-    models = {name: [train_and_predict(args.work, name, seed, args.iterations, test) for seed in args.seeds]
+    test_set = SimgenDetection(test)
+    models = {name: [train_and_predict(args.work, name, seed, args.iterations, test_set) for seed in args.seeds]
               for name in TRAINING_SETS}
     scores = {name: [score(args.work, model, test) for model in models[name]] for name in TRAINING_SETS}
     write_report(args.report, args, models, scores)

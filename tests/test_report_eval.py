@@ -222,3 +222,16 @@ def test_diff_names_the_changed_setting_and_its_effect(quickstart: Path, tagged:
     assert Difference("images", 4, 4) in stats
     assert run_command("diff", str(quickstart), str(quickstart)) == 0
     assert "Same configuration" in capsys.readouterr().out
+
+
+def test_condition_targets_prefer_the_run_s_resolved_targets() -> None:
+    from simgen.tools.report import condition_targets
+
+    scenario = {"frames": 20, "conditions": {"fog": {"count": 5}, "night": 0.3, "rain": {"fraction": 0.1}}}
+    running = {"scenario": scenario}
+    assert condition_targets(running) == {"night": 0.3, "rain": 0.1}, "a count needs the run's frame count"
+    finished = {"scenario": scenario, "coverage": {"fog": {"target": 0.25, "frames": 5, "achieved": 0.25},
+                                                   "night": {"target": 0.3, "frames": 6, "achieved": 0.3},
+                                                   "rain": {"target": 0.1, "frames": 2, "achieved": 0.1}}}
+    assert condition_targets(finished) == {"fog": 0.25, "night": 0.3, "rain": 0.1}
+    assert condition_targets(None) == {}

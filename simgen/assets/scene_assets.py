@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from simgen.assets.resolve import AssetRef
 
@@ -19,6 +19,10 @@ class SceneAssets:
         if declared is not None:
             return declared
         return next((ref.keypoints for ref in self.classes.get(class_name, []) if ref.keypoints is not None), None)
+
+    def class_keypoints(self, classes: Iterable[Any]) -> dict[str, Any]:
+        """Every scenario class's keypoints by class name (see ``keypoints``)."""
+        return {cls.name: self.keypoints(cls.name, cls.keypoints) for cls in classes}
 
     def split_by_need(self, pool_limit: int = 20) -> tuple[list[AssetRef], dict[str, AssetRef]]:
         """(assets to import up front, assets to import when first drawn).

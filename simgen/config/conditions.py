@@ -15,6 +15,8 @@ import math
 import zlib
 from typing import Any
 
+from simgen.config.distributions import NAMED
+
 BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "fog": {"weather": {"fog": {"mode": "analytic", "density": {"loguniform": [0.15, 0.8]}}}},
     "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
@@ -45,7 +47,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
 }
 
 
-DISTRIBUTION_KEYS = {"uniform", "loguniform", "normal", "choice"}
+DISTRIBUTION_KEYS = set(NAMED)  # a dict with one of these keys is a value, not a section
 
 
 def merge(base: Any, override: Any) -> Any:
@@ -62,6 +64,11 @@ def merge(base: Any, override: Any) -> Any:
 def override_for(name: str, target: Any) -> dict[str, Any]:
     own = getattr(target, "override", None)
     return own if own is not None else BUILTIN_CONDITIONS.get(name, {})
+
+
+def condition_fractions(scenario: Any) -> dict[str, float]:
+    """Every condition's target as a fraction of the scenario's frames."""
+    return {name: fraction_of(target, scenario.frames) for name, target in scenario.conditions.items()}
 
 
 def fraction_of(target: Any, frames: int) -> float:

@@ -72,18 +72,18 @@ def write_attribution(out: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
-    path = out / MANIFEST
-    if not path.is_file():
-        return None
+    """manifest.json, or None when it is missing or unreadable: callers say so instead of failing."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, OSError):
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, device: str, blender_version: str,
                    assets: list[AssetRef], status: str, extra: dict[str, Any] | None = None,
                    keypoints: dict[str, Any] | None = None) -> dict[str, Any]:
+    every_license = licenses(assets)
     manifest = {
         "simgen_version": simgen.__version__,
         "blender_version": blender_version,
@@ -99,8 +99,8 @@ def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, devi
         "render_preset": preset.model_dump(mode="json"),
         "device": device,
         "categories": categories(scenario, keypoints),
-        "asset_licenses": licenses(assets),  # every asset the scenario may use
-        "licenses": licenses(assets),  # narrowed at assembly to the assets finished frames show
+        "asset_licenses": every_license,  # every asset the scenario may use
+        "licenses": every_license,  # narrowed at assembly to the assets finished frames show
     }
     manifest.update(extra or {})
     return manifest

@@ -22,7 +22,7 @@ import simgen
 from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
-from simgen.config.conditions import fraction_of, variant
+from simgen.config.conditions import condition_fractions, variant
 from simgen.config.loader import locate
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
@@ -251,7 +251,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
     manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, source.blender_version,
                                           all_refs, status="running",
                                           extra={"shard": str(options.shard), "workers": options.workers},
-                                          keypoints={c.name: assets.keypoints(c.name, c.keypoints) for c in scenario.classes})
+                                          keypoints=assets.class_keypoints(scenario.classes))
     manifest_io.write_manifest(out, manifest)
 
     totals: dict[str, float] = defaultdict(float)
@@ -285,10 +285,9 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
                                         "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
                              categories=manifest["categories"], licenses=manifest["asset_licenses"], frames=scenario.frames)
         wall = time.perf_counter() - wall_start
-        targets = {name: fraction_of(target, scenario.frames) for name, target in scenario.conditions.items()}
         manifest.update(status=status, device=source.device, images=len(coco["images"]),
                         annotations=len(coco["annotations"]), failed_frames=failed, licenses=coco["licenses"],
-                        coverage=coverage(coco["images"], targets),
+                        coverage=coverage(coco["images"], condition_fractions(scenario)),
                         timing={"wall_seconds": round(wall, 4), "frames_rendered": rendered,
                                 "stage_seconds": {s: round(totals.get(s, 0.0), 4) for s in STAGES}})
         manifest_io.write_manifest(out, manifest)

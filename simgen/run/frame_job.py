@@ -113,7 +113,7 @@ class FrameRenderer:
         self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution,
                                     OnDemandAssets(self.backend, deferred, self.log_path, "hulls"))
         self.writer = DatasetWriter(spec.out)
-        self.keypoints = {cls.name: spec.assets.keypoints(cls.name, cls.keypoints) for cls in spec.scenario.classes}
+        self.keypoints = spec.assets.class_keypoints(spec.scenario.classes)
 
     @property
     def device(self) -> str:

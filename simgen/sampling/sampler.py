@@ -18,7 +18,7 @@ import numpy as np
 
 from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
-from simgen.config.conditions import conditions_of, fraction_of, variant
+from simgen.config.conditions import condition_fractions, conditions_of, variant
 from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario
 from simgen.errors import AssetError, PlacementError
 from simgen.sampling.frame_spec import (
@@ -110,7 +110,7 @@ class FrameSampler:
         self.resolution = resolution
         self.hulls = hulls or {}  # asset vertices, so tumbled objects touch the ground exactly
         self.area, self.origin = self._placement_region()
-        self._targets = {name: fraction_of(target, scenario.frames) for name, target in scenario.conditions.items()}
+        self._targets = condition_fractions(scenario)
         self._variants: dict[tuple[str, ...], FrameSampler] = {}
         base = scenario.source_dir
         self._textures: dict[str, list[str]] = {}

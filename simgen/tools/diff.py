@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from simgen.dataset.manifest import read_manifest
 from simgen.errors import OutputError
-from simgen.tools.report import annotations_per_image, condition_coverage, condition_targets, dig, load_manifest
+from simgen.tools.report import annotations_per_image, condition_coverage, condition_targets, dig
 
 MISSING = "(absent)"
 CONFIG_KEYS = ("scenario", "render_preset", "device", "simgen_version", "blender_version")
@@ -65,7 +66,7 @@ def join(prefix: str, key: str) -> str:
 
 
 def config_of(out: Path) -> dict[str, Any]:
-    manifest = load_manifest(out)
+    manifest = read_manifest(out)
     if manifest is None:
         raise OutputError(f"{out} has no readable manifest.json; is it the OUT folder of a 'simgen render' run?")
     return {key: manifest.get(key, MISSING) for key in CONFIG_KEYS}
@@ -79,7 +80,7 @@ def stats_of(out: Path) -> Stats:
     from simgen.tools.evaluate import load_dataset
 
     coco = load_dataset(out)
-    manifest = load_manifest(out)
+    manifest = read_manifest(out)
     images, annotations = coco["images"], coco["annotations"]
     counts: dict[str, float] = {"images": len(images), "labeled objects": len(annotations)}
     if images:

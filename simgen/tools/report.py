@@ -16,7 +16,6 @@ import argparse
 import base64
 import html
 import io
-import json
 import math
 import statistics
 from collections import Counter
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from simgen.dataset.manifest import read_manifest
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.tools.args import positive_int
 
@@ -44,7 +44,6 @@ SECTIONS = (
     ("thumbnails", "Thumbnails"),
 )
 CLEAR = "clear (no tag)"
-TARGET_KEYS = ("fraction", "p")  # a condition target may be a number or {fraction: x} / {p: x}
 COCO_SIZE_LIMITS_PX = (32, 96)  # sqrt of COCO's small/medium/large area bounds
 ACCENT, MUTED_COLOR = "#3b6ea5", "#8a94a6"
 PLOT_STYLE = {
@@ -57,15 +56,6 @@ PLOT_WIDTH_IN, PLOT_DPI = 9.6, 110
 
 
 # --- what the dataset says ------------------------------------------------------------------------
-
-
-def load_manifest(out: Path) -> dict[str, Any] | None:
-    """manifest.json, or None when it is missing or unreadable: the report then says so instead of failing."""
-    try:
-        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 def annotations_per_image(coco: Coco) -> list[int]:
@@ -138,11 +128,18 @@ class CoverageRow:
 
 
 def condition_targets(manifest: dict[str, Any] | None) -> dict[str, float]:
-    """The scenario's ``conditions`` mapping (tag -> fraction of frames); empty where there is none."""
+    """Tag -> target fraction of frames; empty where the scenario has no conditions.
+
+    A finished run's manifest holds the targets as the run resolved them (``count`` targets
+    included); a running one only has the scenario, whose fraction targets are read directly.
+    """
+    resolved = dig(manifest, "coverage")
+    if isinstance(resolved, dict) and resolved:
+        return {str(tag): float(row["target"]) for tag, row in resolved.items()}
     targets = {}
     for tag, value in (dig(manifest, "scenario", "conditions") or {}).items():
         if isinstance(value, dict):
-            value = next((value[key] for key in TARGET_KEYS if key in value), None)
+            value = value.get("fraction")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             targets[str(tag)] = float(value)
     return targets
@@ -542,7 +539,7 @@ def build_report(out: Path, dest: Path | None = None, thumbnails: int = 24) -> P
     from simgen.tools.evaluate import load_dataset
 
     coco = load_dataset(out)
-    manifest = load_manifest(out)
+    manifest = read_manifest(out)
     dest = dest or out / "report.html"
     figures = Figures(dest.parent / f"{dest.stem}_files")
     bodies = section_bodies(out, coco, manifest, figures, thumbnails)
