@@ -26,10 +26,15 @@ class Footprint:
     height: float = 0.0  # vertical extent once rotated
 
 
+def shape_points(shape: AssetBounds | np.ndarray) -> np.ndarray:
+    """An asset's points: its mesh vertices when known, else the corners of its bounding box."""
+    return shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+
+
 def footprint(shape: AssetBounds | np.ndarray, rotation_euler: tuple[float, float, float],
               scale: float | tuple[float, float, float]) -> Footprint:
     """From the mesh's vertices when known (exact contact with the ground for any rotation), else its box."""
-    points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+    points = shape_points(shape)
     rotated = (points * np.asarray(scale, float)) @ euler_xyz_matrix(*rotation_euler).T
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
     centre = (lo[:2] + hi[:2]) / 2

@@ -25,9 +25,9 @@ from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     SunParams, WorldParams)
 from simgen.sampling.geometry import (
-    box_corners, camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
+    camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
-from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, upright_yaw
+from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
 RAIN_ASSET = "primitive:cylinder"
@@ -128,8 +128,7 @@ class FrameSampler:
         spec = self.scenario.placement
         if self.assets.surface is None:
             return spec.area or (1.0, 1.0), np.zeros(3)
-        shape = self._shape(self.assets.surface.key)
-        points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+        points = shape_points(self._shape(self.assets.surface.key))
         top = points[:, 2].max()
         face = points[points[:, 2] >= top - 0.01]
         lo, hi = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
@@ -462,15 +461,13 @@ class FrameSampler:
         centres that gives the wanted overlap follows from the lens area of two circles.
         """
         K, world_to_camera = np.array(camera.K), np.array(camera.world_to_camera)
-        shape = self._shape(target.asset)
-        points = shape if isinstance(shape, np.ndarray) else box_corners(shape.minimum, shape.maximum)
+        points = shape_points(self._shape(target.asset))
         rotation = euler_xyz_matrix(*target.rotation_euler)
         world = (points * target.scale) @ rotation.T + np.array(target.location)
         uv = project_points(world, K, world_to_camera)
         centre, r_target = (uv.min(0) + uv.max(0)) / 2, float(np.sqrt(np.prod(uv.max(0) - uv.min(0)) / np.pi))
         target_depth = float((world_to_camera[:3, :3] @ world.mean(0) + world_to_camera[:3, 3])[2])
-        own = self._shape(asset)
-        own_points = own if isinstance(own, np.ndarray) else box_corners(own.minimum, own.maximum)
+        own_points = shape_points(self._shape(asset))
         radius_m = float(np.max(np.linalg.norm(own_points * np.asarray(scale), axis=1)))  # its bounding sphere
         coverage = 1.0 - visibility
         # an occluder too small to hide that much at depth t moves nearer the camera until it can
