@@ -165,6 +165,8 @@ class BlenderBackend:
         self._weather_materials: dict[str, SurfaceMaterial] = {}
         self._lights: list[bpy.types.Object] = []
         self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
+        self._shown_objects: list[bpy.types.Object] = []  # what apply() showed for the current frame
+        self._shown_distractors: list[bpy.types.Object] = []
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
@@ -354,16 +356,20 @@ class BlenderBackend:
     def apply(self, frame: FrameSpec) -> None:
         """Make the scene show ``frame``: objects, ids, materials, distractors, camera, lights, world, ground."""
         used: dict[str, int] = {}
+        self._shown_objects = []  # in the frame's order: settle() and apply_motion() pair them with the specs
         for spec in frame.objects:
             obj = self._next_from_pool(self._pools, spec.asset, used)
             self._place(obj, spec.location, spec.rotation_euler, (spec.scale,) * 3, spec.material)
             obj.pass_index = spec.instance_id
+            self._shown_objects.append(obj)
         self._hide_unused(self._pools, used)
         used_distractors: dict[str, int] = {}
+        self._shown_distractors = []  # likewise, for solid_distractors(frame)
         for distractor in solid_distractors(frame):
             obj = self._next_from_pool(self._distractor_pools, distractor.asset, used_distractors)
             self._place(obj, distractor.location, distractor.rotation_euler, distractor.scale, distractor.material)
             obj.pass_index = 0
+            self._shown_distractors.append(obj)
         self._hide_unused(self._distractor_pools, used_distractors)
         self._apply_weather_particles(frame)
         self._apply_camera(frame)
@@ -453,9 +459,7 @@ class BlenderBackend:
         """
         if self._physics is None:
             self._physics = RigidBodies(self.scene)
-        labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
-        solid = solid_distractors(frame)
-        distractors = self._shown(self._distractor_pools, len(solid), [d.asset for d in solid])
+        labeled, distractors, solid = self._shown_objects, self._shown_distractors, solid_distractors(frame)
         falling = labeled + [obj for obj, d in zip(distractors, solid) if not (d.near_camera or d.fixed)]
         floating = [obj for obj, d in zip(distractors, solid) if d.near_camera or d.fixed]
         parked = [obj for pool in (*self._pools.values(), *self._distractor_pools.values()) for obj in pool
@@ -468,16 +472,6 @@ class BlenderBackend:
             return tuple(matrix.translation), tuple(matrix.to_euler("XYZ"))
 
         return [pose(o) for o in labeled], [pose(o) for o in distractors]
-
-    @staticmethod
-    def _shown(pools: dict[str, list[bpy.types.Object]], count: int, assets: list[str]) -> list[bpy.types.Object]:
-        """The pool objects apply() used for a frame's objects, in the frame's order."""
-        used: dict[str, int] = {}
-        result = []
-        for key in assets[:count]:
-            result.append(pools[key][used.get(key, 0)])
-            used[key] = used.get(key, 0) + 1
-        return result
 
     def _apply_camera(self, frame: FrameSpec) -> None:
         cam = frame.camera
@@ -557,8 +551,7 @@ class BlenderBackend:
         render.motion_blur_shutter = frame.camera.shutter
         step = 1.0 / (render.fps / render.fps_base)
         moving = [(self.camera, frame.camera.velocity)]
-        labeled = self._shown(self._pools, len(frame.objects), [o.asset for o in frame.objects])
-        moving += [(obj, spec.velocity) for obj, spec in zip(labeled, frame.objects) if any(spec.velocity)]
+        moving += [(obj, spec.velocity) for obj, spec in zip(self._shown_objects, frame.objects) if any(spec.velocity)]
         for obj, velocity in moving:
             here = obj.matrix_world.translation.copy()
             for key, sign in ((0, -1), (2, 1)):
