@@ -297,7 +297,7 @@ class BlenderBackend:
             before = set(bpy.data.objects)
             if visual.kind == "mesh":
                 suffix = visual.source.suffix.lower()
-                if suffix not in IMPORTERS or suffix == ".blend":
+                if suffix not in IMPORTERS:
                     raise AssetError(f"asset {ref.key}: URDF mesh {visual.source.name}: unsupported format "
                                      f"(use one of {', '.join(IMPORTERS)})")
                 _run_importer(str(visual.source), suffix, raw_axes=True)
