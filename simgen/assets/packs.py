@@ -37,8 +37,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SIMGEN_CACHE") or Path.home() / ".cache" / "simgen").expanduser()
 
 
-def packs_dir() -> Path:
-    return cache_dir() / "packs"
+def packs_dir(cache: Path | None = None) -> Path:
+    """Where fetched packs live: in the given cache folder, else in simgen's cache."""
+    return (cache or cache_dir()) / "packs"
 
 
 @dataclass(frozen=True)
@@ -333,12 +334,12 @@ PACKS = {
 
 
 def pack_dir(name: str, cache: Path | None = None) -> Path:
-    return (cache / "packs" if cache else packs_dir()) / name
+    return packs_dir(cache) / name
 
 
 def fetched_packs(cache: Path | None = None) -> dict[str, dict]:
     """Record of every fetched pack, by name."""
-    root = pack_dir("", cache)
+    root = packs_dir(cache)
     if not root.is_dir():
         return {}
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(root.glob(f"*/{PACK_RECORD}"))}

@@ -65,22 +65,25 @@ def join(prefix: str, key: str) -> str:
     return f"{prefix}{key}" if key.startswith("[") or not prefix else f"{prefix}.{key}"
 
 
-def config_of(out: Path) -> dict[str, Any]:
+def manifest_of(out: Path) -> dict[str, Any]:
     manifest = read_manifest(out)
     if manifest is None:
         raise OutputError(f"{out} has no readable manifest.json; is it the OUT folder of a 'simgen render' run?")
+    return manifest
+
+
+def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
     return {key: manifest.get(key, MISSING) for key in CONFIG_KEYS}
 
 
 Stats = dict[str, dict[str, float]]  # group -> statistic -> value
 
 
-def stats_of(out: Path) -> Stats:
+def stats_of(out: Path, manifest: dict[str, Any]) -> Stats:
     """Numbers that summarise a dataset, in groups; absent ones (no labels, no timing) are left out."""
     from simgen.tools.evaluate import load_dataset
 
     coco = load_dataset(out)
-    manifest = read_manifest(out)
     images, annotations = coco["images"], coco["annotations"]
     counts: dict[str, float] = {"images": len(images), "labeled objects": len(annotations)}
     if images:
@@ -139,8 +142,9 @@ def _change(a: Any, b: Any) -> str:
 
 def diff_datasets(out_a: Path, out_b: Path) -> tuple[list[Difference], list[Difference]]:
     """(configuration differences, every statistic of both datasets side by side, group by group)."""
-    config = compare(config_of(out_a), config_of(out_b))
-    stats_a, stats_b = stats_of(out_a), stats_of(out_b)
+    manifest_a, manifest_b = manifest_of(out_a), manifest_of(out_b)
+    config = compare(config_of(manifest_a), config_of(manifest_b))
+    stats_a, stats_b = stats_of(out_a, manifest_a), stats_of(out_b, manifest_b)
     stats = []
     for group, a in stats_a.items():
         b = stats_b[group]
