@@ -452,13 +452,13 @@ def visibility_note(annotations: Sequence[dict[str, Any]]) -> str:
 
 def thumbnails_html(out: Path, coco: Coco, figures: Figures, count: int) -> str:
     """The first ``count`` images with masks, boxes and names drawn, as 'simgen sheet' draws them."""
-    from simgen.tools.sheet import contact_sheet
+    from simgen.tools.sheet import sheet_png
 
     if not coco["images"]:
         return note("No finished image yet.")
-    sheet = contact_sheet(out, figures.folder / "thumbnails.png", n=count, cols=4, tile_width=240)
+    png = sheet_png(out, coco, n=count, cols=4, tile_width=240)
     shown = min(count, len(coco["images"]))
-    return (figures.embed("thumbnails", sheet.read_bytes(), "first images with their labels")
+    return (figures.embed("thumbnails", png, "first images with their labels")
             + note(f"The first {shown} of {len(coco['images'])} image(s); masks tinted, boxes and class names drawn, "
                    "condition tags in brackets."))
 

@@ -161,7 +161,14 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def contact_sheet(out: Path, dest: Path, n: int = 16, cols: int = 4, tile_width: int = 320) -> Path:
     """Write a grid of the first n images of the dataset in OUT, labels drawn on, to ``dest``."""
-    coco = load_coco(out)
+    png = sheet_png(out, load_coco(out), n, cols, tile_width)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dest, png)
+    return dest
+
+
+def sheet_png(out: Path, coco: dict, n: int = 16, cols: int = 4, tile_width: int = 320) -> bytes:
+    """The contact sheet as PNG bytes, from a COCO dict the caller has already loaded."""
     images = sorted(coco["images"], key=lambda im: im["id"])[:n]
     if not images:
         raise OutputError(f"{out} holds no finished image yet; nothing to show")
@@ -180,10 +187,7 @@ def contact_sheet(out: Path, dest: Path, n: int = 16, cols: int = 4, tile_width:
         cv2.putText(canvas, text, (x + 1, y + layout.tile_height + 16), FONT, 0.4, MUTED, 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", canvas)
     assert ok
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(dest, png.tobytes())
-    return dest
-
+    return png.tobytes()
 
 
 def run_sheet(args: argparse.Namespace) -> int:
