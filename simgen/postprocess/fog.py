@@ -12,11 +12,13 @@ import numpy as np
 from simgen.postprocess.sensor import _to_linear, _to_srgb
 
 
-def ray_length_per_depth(K: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Metres along each pixel's ray per metre of z-depth: sqrt(1 + x^2 + y^2) in normalised coordinates."""
-    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
-    x, y = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
-    return np.sqrt(1.0 + x * x + y * y)
+def camera_rays(K: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Each pixel's ray (x, y, 1) in camera coordinates: the point it sees at one metre of z-depth.
+
+    Its length is the metres along the ray per metre of z-depth.
+    """
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
+    return np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
 
 
 def optical_depth(depth_z: np.ndarray, density: float, K: np.ndarray, world_to_camera: np.ndarray,
@@ -26,13 +28,11 @@ def optical_depth(depth_z: np.ndarray, density: float, K: np.ndarray, world_to_c
     Homogeneous: density * distance. Ground fog, density(z) = density * exp(-z / H): the integral
     has a closed form in the heights of the two ends, so this stays exact and per-pixel cheap.
     """
-    height, width = depth_z.shape
-    length = ray_length_per_depth(K, height, width)
+    rays = camera_rays(K, *depth_z.shape)
+    length = np.linalg.norm(rays, axis=-1).astype(np.float32)
     distance = depth_z * length
     if height_m is None:
         return density * distance
-    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], axis=-1)
     rotation, translation = world_to_camera[:3, :3], world_to_camera[:3, 3]
     rise = rays @ rotation[:, 2]  # world z gained per metre of camera depth
     eye_z = float((-rotation.T @ translation)[2])
