@@ -43,7 +43,7 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
         return projected_extent(camera_points(world_points(thing, vertices[thing.asset]), world_to_camera), K)
 
     extents = {obj.instance_id: extent(obj) for obj in frame.objects}
-    occluders = [extent(d) for d in frame.distractors if d.weather != "rain"]  # rain is translucent
+    occluders = [extent(d) for d in frame.distractors if not d.translucent]
     return FramePlan(extents, isolation_groups(extents, width, height, occluders))
 
 

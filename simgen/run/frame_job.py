@@ -92,8 +92,8 @@ def needs_label_pass(frame: FrameSpec) -> bool:
     """Whether the main render's first sample is not a clean pinhole view of the surfaces."""
     camera = frame.camera
     fog_volume = frame.fog is not None and frame.fog.mode == "volume"
-    rain = any(d.weather == "rain" for d in frame.distractors)
-    return camera.f_stop is not None or camera.shutter is not None or fog_volume or rain
+    translucent = any(d.translucent for d in frame.distractors)  # hidden in a label pass
+    return camera.f_stop is not None or camera.shutter is not None or fog_volume or translucent
 
 
 class FrameRenderer:

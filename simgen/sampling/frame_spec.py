@@ -72,6 +72,11 @@ class DistractorParams:
     aimed_at: int | None = None  # instance id this occluder was placed to hide part of
     aimed_visibility: float | None = None  # the visibility it was aimed for (the label holds the measured one)
 
+    @property
+    def translucent(self) -> bool:
+        """Rain streaks never hide what is behind them: they cut no masks and lower no visibility."""
+        return self.weather == "rain"
+
 
 @dataclass
 class CameraParams:
