@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from simgen import __version__
-from simgen.errors import SimgenError
+from simgen.config.limits import MAX_FRAMES, MAX_GPUS, MAX_SEED
+from simgen.errors import Interrupted, SimgenError
+from simgen.tools.args import bounded_int
 from simgen.tools.assets_cmd import register as register_assets
 from simgen.tools.diff import register as register_diff
 from simgen.tools.evaluate import register as register_eval
@@ -41,28 +44,37 @@ def _render(args: argparse.Namespace) -> int:
     from simgen.run.batch import RenderOptions, render_dataset
     from simgen.run.shard import Shard
 
+    gpus = _gpu_list(args.gpus)
+    if gpus and args.device == "cpu":
+        raise SimgenError("--gpus and --device cpu contradict each other; leave out one of them")
+    if gpus and (args.workers != 1 or args.ray):
+        raise SimgenError("--gpus starts one worker per listed GPU; leave out --workers and --ray")
+    workers = args.workers
+    cores = os.cpu_count() or 1
+    if not args.ray and workers > cores:
+        print(f"simgen: note: --workers {workers} is more than this machine's {cores} core(s); using {cores}",
+              file=sys.stderr)
+        workers = cores
     options = RenderOptions(frames=args.frames, seed=args.seed, render_config=args.render_config,
                             device=args.device, overwrite=args.overwrite, progress=not args.no_progress,
-                            shard=Shard.parse(args.shard) if args.shard else Shard(), workers=args.workers,
-                            gpus=_gpu_list(args.gpus), recycle_after=args.recycle_after,
+                            shard=Shard.parse(args.shard) if args.shard else Shard(), workers=workers,
+                            gpus=gpus, recycle_after=args.recycle_after,
                             max_failures=args.max_failures, ray_address=args.ray)
-    try:
-        summary = render_dataset(Path(args.scenario), Path(args.out), options)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted. Finished frames are kept in {args.out}; run the same command again to resume.",
-              file=sys.stderr)
-        return 130
+    summary = render_dataset(Path(args.scenario), Path(args.out), options)
     print(summary.text())
     return 0
 
 
 def _gpu_list(text: str | None) -> list[int] | None:
-    if not text:
+    if text is None:
         return None
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise SimgenError(f"--gpus takes indices like 0,1,2, got '{text}'") from None
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise SimgenError(f"--gpus takes device indices like 0,1,2, got '{text}'")
+    gpus = [int(part) for part in parts]
+    if len(set(gpus)) != len(gpus) or len(gpus) > MAX_GPUS or max(gpus) >= MAX_GPUS:
+        raise SimgenError(f"--gpus {text}: list each GPU once, at most {MAX_GPUS}, indices below {MAX_GPUS}")
+    return gpus
 
 
 def _assemble(args: argparse.Namespace) -> int:
@@ -120,25 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "frames.jsonl and manifest.json. Rerunning the same command resumes an interrupted run.")
     render.add_argument("scenario", help="scenario YAML, e.g. scenes/quickstart.yaml")
     render.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
-    render.add_argument("-n", "--frames", type=int, help="number of frames (overrides the scenario)")
-    render.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    render.add_argument("-n", "--frames", type=bounded_int(1, MAX_FRAMES), metavar="N",
+                        help="number of frames (overrides the scenario)")
+    render.add_argument("--seed", type=bounded_int(0, MAX_SEED), help="random seed (overrides the scenario)")
     render.add_argument("--render-config", metavar="PRESET",
                         help="preset name in render_configs/ (preview, draft, production) or a path to a preset YAML")
     render.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="auto: GPU if Cycles finds one, else CPU (default); gpu: fail if there is none")
     render.add_argument("--overwrite", action="store_true",
-                        help="replace a different dataset already in OUT instead of refusing")
+                        help="replace a different dataset already in OUT instead of refusing (deletes only the "
+                             "files simgen wrote there; refuses if OUT holds anything else)")
     render.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     scale = render.add_argument_group("scale-out and long runs")
     scale.add_argument("--shard", metavar="K/N", help="render only frames i with i %% N == K-1; merge the shard "
                                                       "folders later with `simgen merge`")
-    scale.add_argument("--workers", type=int, default=1, metavar="N",
+    scale.add_argument("--workers", type=bounded_int(1, 4096), default=1, metavar="N",
                        help="N worker processes on this machine, each with its own Blender (CPU threads split "
                             "between them)")
     scale.add_argument("--gpus", metavar="0,1,...", help="one worker per listed GPU, each pinned to its card")
-    scale.add_argument("--recycle-after", type=int, default=0, metavar="FRAMES",
+    scale.add_argument("--recycle-after", type=bounded_int(0, MAX_FRAMES), default=0, metavar="FRAMES",
                        help="restart each worker after this many frames to keep memory flat (0 = never)")
-    scale.add_argument("--max-failures", type=int, default=0, metavar="N",
+    scale.add_argument("--max-failures", type=bounded_int(0, MAX_FRAMES), default=0, metavar="N",
                        help="frames allowed to fail before the run stops (failed frames are retried on rerun)")
     scale.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                        help="render on a Ray cluster (pip install 'simgen[ray]'); no ADDRESS starts a local Ray. "
@@ -179,15 +193,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if getattr(args, "frames", None) is not None and args.frames < 1:
-        parser.error("--frames must be at least 1")
-    if getattr(args, "workers", 1) < 1:
-        parser.error("--workers must be at least 1")
     try:
         return args.handler(args)
+    except Interrupted as exc:
+        print(f"simgen: {exc}", file=sys.stderr)
+        return exc.exit_code
     except SimgenError as exc:
         print(f"simgen: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `simgen ... | head` closed our stdout: not an error of ours to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:  # Ctrl-C outside a render (which stops by itself): nothing half-written
+        print("\nsimgen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the traceback in a file
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="simgen-crash-", suffix=".txt", delete=False) as report:
+        traceback.print_exc(file=report)
+    print(f"simgen: internal error: {type(exc).__name__}: {str(exc)[:200]} (a bug in simgen; the traceback is "
+          f"in {report.name}, please include it in a report)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -25,5 +25,21 @@ class OutputError(SimgenError):
     """An output folder that cannot be used as asked (holds another dataset, not writable, disk full)."""
 
 
+class DiskFullError(OutputError):
+    """The output's disk is full: the run stops, keeps what finished and leaves a valid dataset."""
+
+
 class PlacementError(SimgenError):
     """Objects that cannot be placed as the scenario demands."""
+
+
+class DatasetError(OutputError):
+    """A dataset's own files (annotations.json, frames.jsonl, predictions) that are malformed or point outside it."""
+
+
+class Interrupted(SimgenError):
+    """The run was asked to stop (Ctrl-C, SIGTERM); what finished is kept and the dataset left valid."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

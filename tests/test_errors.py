@@ -93,7 +93,7 @@ def test_non_dataset_folder_is_refused(tmp_path: Path, capsys) -> None:
     out.mkdir()
     (out / "thesis.txt").write_text("precious")
     assert render(ROOT / "scenes" / "quickstart.yaml", out, "-n", "1") == 2
-    assert "holds no simgen dataset" in capsys.readouterr().err
+    assert "was not written by simgen" in capsys.readouterr().err
     assert (out / "thesis.txt").read_text() == "precious"
 
 

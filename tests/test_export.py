@@ -15,6 +15,7 @@ import yaml
 from pycocotools.coco import COCO
 
 from simgen.annotate.instances import decode_rle, encode_rle
+from simgen.dataset.reader import frame_files
 from simgen.errors import OutputError, SimgenError
 from simgen.tools import export, sheet
 from simgen.tools.export import (SPLITS, apportion, export_dataset, largest_contour, parse_ratios, split_images,
@@ -180,8 +181,8 @@ def test_coco_split_files_load_and_partition(quickstart: Path, quickstart_coco: 
         seen_images += coco.getImgIds()
         seen_annotations += coco.getAnnIds()
         for image in coco.loadImgs(coco.getImgIds()):
-            assert {image["file_name"], image["depth_file"], image["instance_file"]} <= set(export.image_files(image))
-            for relative in export.image_files(image):
+            assert {image["file_name"], image["depth_file"], image["instance_file"]} <= set(frame_files(image))
+            for relative in frame_files(image):
                 assert (dest / relative).is_file()
     assert sorted(seen_images) == sorted(im["id"] for im in quickstart_coco["images"])
     assert sorted(seen_annotations) == sorted(a["id"] for a in quickstart_coco["annotations"])

@@ -11,6 +11,8 @@ from typing import Iterable
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from simgen.errors import DatasetError
+
 DEPTH_PNG_MAX_MM = 65535
 
 
@@ -31,7 +33,49 @@ def encode_rle(mask: np.ndarray) -> dict:
 
 
 def decode_rle(rle: dict) -> np.ndarray:
+    """The boolean mask of a compressed RLE; a malformed one raises DatasetError instead of crashing pycocotools."""
+    problem = rle_problem(rle)
+    if problem is not None:
+        raise DatasetError(problem)
     return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
+
+
+def rle_problem(rle: object, shape: tuple[int, int] | None = None) -> str | None:
+    """Why ``rle`` is not a compressed COCO RLE (of ``shape``), or None.
+
+    pycocotools decodes without bounds checks, so run lengths that do not add up to h*w write past
+    its buffer; the runs are summed here first, in the same variable-length code pycocotools writes.
+    """
+    if not isinstance(rle, dict) or not isinstance(rle.get("counts"), str):
+        return "segmentation is not a compressed RLE {size: [h, w], counts: str}"
+    size = rle.get("size")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1 << 20 for v in size)):
+        return f"RLE size {size!r} is not [height, width] of non-negative whole numbers"
+    if shape is not None and tuple(size) != tuple(shape):
+        return f"RLE size {size} does not match the image's [height, width] {list(shape)}"
+    runs, total, value, shift, more, index = [], 0, 0, 0, False, 0
+    for char in rle["counts"]:
+        code = ord(char) - 48
+        if not 0 <= code < 64:
+            return f"RLE counts hold a character outside the COCO code ({char!r})"
+        value |= (code & 0x1F) << shift
+        more, shift = bool(code & 0x20), shift + 5
+        if not more:
+            if code & 0x10:
+                value |= -1 << shift
+            if index > 2:
+                value += runs[index - 2]
+            if value < 0:
+                return "RLE counts decode to a negative run length"
+            runs.append(value)
+            total += value
+            index, value, shift = index + 1, 0, 0
+    if more:
+        return "RLE counts end in the middle of a number"
+    if total != size[0] * size[1]:
+        return f"RLE runs cover {total} pixels, not the {size[0]}x{size[1]} = {size[0] * size[1]} of its size"
+    return None
 
 
 def _runs(column_major: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,16 +29,31 @@ def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def content_hash(identity: str, assets: list[AssetRef]) -> str:
-    """Changes when the scenario, the preset or the bytes of any asset file change: two datasets with the
-    same content hash were made from the same inputs."""
-    digest = hashlib.sha256(identity.encode())
+def asset_digests(assets: list[AssetRef]) -> dict[str, str]:
+    """SHA-256 (16 hex digits) of each asset's file, by asset key ("builtin" for primitives): resume
+    compares them to refuse mixing frames of an edited asset with frames of the old one."""
+    by_path: dict[Path, str] = {}
+    digests = {}
     for ref in sorted(assets, key=lambda r: r.key):
-        digest.update(ref.key.encode())
-        if ref.path is not None and ref.path.is_file():
+        if ref.path is None or not ref.path.is_file():
+            digests[ref.key] = "builtin"
+            continue
+        if ref.path not in by_path:
+            digest = hashlib.sha256()
             with open(ref.path, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
+            by_path[ref.path] = digest.hexdigest()[:16]
+        digests[ref.key] = by_path[ref.path]
+    return digests
+
+
+def content_hash(identity: str, digests: dict[str, str]) -> str:
+    """Changes when the scenario, the preset or the bytes of any asset file change: two datasets with the
+    same content hash were made from the same inputs."""
+    digest = hashlib.sha256(identity.encode())
+    for key in sorted(digests):
+        digest.update(f"{key}={digests[key]};".encode())
     return digest.hexdigest()[:16]
 
 
@@ -82,8 +97,9 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
 
 def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, device: str, blender_version: str,
                    assets: list[AssetRef], status: str, extra: dict[str, Any] | None = None,
-                   keypoints: dict[str, Any] | None = None) -> dict[str, Any]:
+                   keypoints: dict[str, Any] | None = None, digests: dict[str, str] | None = None) -> dict[str, Any]:
     every_license = licenses(assets)
+    digests = asset_digests(assets) if digests is None else digests
     manifest = {
         "simgen_version": simgen.__version__,
         "blender_version": blender_version,
@@ -91,7 +107,8 @@ def build_manifest(scenario: Scenario, preset: RenderPreset, identity: str, devi
         "host": platform.node(),
         "status": status,
         "identity": identity,
-        "content_hash": content_hash(identity, assets),
+        "content_hash": content_hash(identity, digests),
+        "asset_digests": digests,
         "scenario_file": str(scenario.source) if scenario.source else None,
         "scenario": scenario.model_dump(mode="json"),
         "seed": scenario.seed,

@@ -1,8 +1,9 @@
 """Per-frame files written atomically, and the append-only journal that says which frames are done.
 
 A frame counts as finished only once its journal line is on disk, and that line is written
-after every file of the frame. A crash at any moment leaves either a finished frame or
-nothing that resume would trust.
+after every file of the frame. Each line carries its own checksum and the size and checksum of
+every file it vouches for, so resume keeps exactly what is intact: a damaged line is set aside
+(never silently trusted), and a frame whose files changed on disk is rendered again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import io
 import json
 import os
 import tempfile
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,10 +22,14 @@ import cv2
 import numpy as np
 
 from simgen.annotate.coco import frame_name
-from simgen.errors import OutputError
+from simgen.dataset.reader import frame_files, member
+from simgen.errors import DatasetError, DiskFullError, OutputError
 
 SUBDIRS = ("images", "depth", "instance", "semantic")
 JOURNAL = "frames.jsonl"
+QUARANTINE = "frames.quarantine.jsonl"  # damaged journal lines, kept for the user to look at
+RESERVE = ".simgen.reserve"  # disk space held back so a full disk still leaves a valid annotations.json
+CHECK_SUFFIX = len(',"check":"00000000"}\n')
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -43,8 +50,8 @@ def atomic_write_json(path: Path, payload: Any, compact: bool = False) -> None:
 
 
 def _as_output_error(exc: OSError, path: Path) -> OutputError:
-    if exc.errno == errno.ENOSPC:
-        return OutputError(f"disk full while writing {path}; finished frames are kept, free space and rerun to resume")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"disk full while writing {path}")
     return OutputError(f"cannot write {path}: {exc.strerror}")
 
 
@@ -70,19 +77,122 @@ def _float_depth(depth: np.ndarray, depth_format: str) -> bytes:
         return path.read_bytes()
 
 
-def read_journal(out: Path) -> Iterator[dict[str, Any]]:
-    """Complete journal lines; a line cut short by a crash is ignored."""
+def fingerprint(data: bytes) -> list[int]:
+    """[size, CRC-32] of a file's bytes: what the journal records and resume compares."""
+    return [len(data), zlib.crc32(data)]
+
+
+def journal_line(record: dict[str, Any]) -> bytes:
+    """The record as one JSON line ending in its own checksum (a last key, so readers see plain JSON)."""
+    body = json.dumps(record, separators=(",", ":"))
+    return (body[:-1] + f',"check":"{zlib.crc32(body.encode("utf-8")):08x}"}}\n').encode("utf-8")
+
+
+def record_problem(record: Any) -> str | None:
+    """Why a parsed journal line cannot be a finished frame's record, or None."""
+    if not isinstance(record, dict) or not isinstance(record.get("image"), dict):
+        return "not a frame record"
+    image = record["image"]
+    index = image.get("frame_index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        return f"frame_index {index!r} is not a frame number"
+    for key in ("file_name", "depth_file", "instance_file", "semantic_file"):
+        if not isinstance(image.get(key), str):
+            return f"image.{key} is missing"
+    if not isinstance(record.get("annotations"), list) or not all(isinstance(a, dict) for a in record["annotations"]):
+        return "annotations is not a list of objects"
+    files = record.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, list) and len(v) == 2 for v in files.values()):
+        return "files is not a table of [size, checksum]"
+    return None
+
+
+def parse_line(raw: bytes) -> dict[str, Any] | None:
+    """A complete journal line as a record, or None when it is damaged (bad JSON, checksum, structure)."""
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    if isinstance(record, dict) and "check" in record:
+        body = raw[:-CHECK_SUFFIX] + b"}"
+        if f"{zlib.crc32(body):08x}" != record.pop("check"):
+            return None
+    return record if record_problem(record) is None else None
+
+
+@dataclass
+class JournalScan:
+    records: list[dict[str, Any]] = field(default_factory=list)  # in journal order
+    lines: list[bytes] = field(default_factory=list)  # the records' lines, as written
+    damaged: list[bytes] = field(default_factory=list)
+
+
+def scan_journal(out: Path) -> JournalScan:
+    """Every complete line, sorted into good records and damaged lines (a last line cut short is neither)."""
+    scan = JournalScan()
     path = out / JOURNAL
     if not path.is_file():
-        return
+        return scan
     with open(path, "rb") as handle:
         for raw in handle:
             if not raw.endswith(b"\n"):
                 break
-            try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
+            record = parse_line(raw)
+            if record is None:
+                scan.damaged.append(raw)
+            else:
+                scan.records.append(record)
+                scan.lines.append(raw)
+    return scan
+
+
+def read_journal(out: Path) -> Iterator[dict[str, Any]]:
+    """The journal's intact records, in order; damaged lines and a line cut short by a crash are skipped."""
+    yield from scan_journal(out).records
+
+
+def _intact(out: Path, record: dict[str, Any]) -> bool:
+    """The frame's files are where its record says, with the sizes and checksums it recorded."""
+    recorded = record.get("files", {})
+    for relative in frame_files(record["image"]):
+        try:
+            path = member(out, relative, "journal")
+            if relative not in recorded:  # written before checksums were journaled: existence is all we know
+                if not path.is_file() or path.stat().st_size == 0:
+                    return False
                 continue
+            size, crc = recorded[relative]
+            if path.stat().st_size != size or zlib.crc32(path.read_bytes()) != crc:
+                return False
+        except (OSError, DatasetError):
+            return False
+    return True
+
+
+class DiskReserve:
+    """Disk space held in a file while a run writes, given back when the disk fills, so that the
+    final annotations.json and manifest can still be written and the dataset stays valid."""
+
+    def __init__(self, out: Path, base: int | None = None):
+        self.path = out / RESERVE
+        self.base = int(os.environ.get("SIMGEN_RESERVE_BYTES", 4 << 20)) if base is None else base
+
+    def ensure(self, journal_bytes: int) -> None:
+        """Grow the reserve to hold a COCO file as large as the journal, plus a manifest."""
+        needed = self.base + journal_bytes + journal_bytes // 4
+        try:
+            if self.path.exists() and self.path.stat().st_size >= needed:
+                return
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.posix_fallocate(fd, 0, needed)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _as_output_error(exc, self.path) from None
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class DatasetWriter:
@@ -91,10 +201,14 @@ class DatasetWriter:
     def __init__(self, out: Path):
         self.out = out
         for sub in SUBDIRS:
-            (out / sub).mkdir(parents=True, exist_ok=True)
+            try:
+                (out / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _as_output_error(exc, out / sub) from None
 
-    def repair(self) -> None:
-        """After a crash: cut a half-written last journal line and remove half-written files.
+    def repair(self) -> int:
+        """After a crash: cut a half-written last journal line, set damaged lines aside in
+        frames.quarantine.jsonl, and remove half-written files. Returns the number of lines set aside.
 
         Without the cut, the next line appended would be glued onto the broken one and lost.
         Call it from the single journal writer before a run starts, never while workers write.
@@ -105,46 +219,60 @@ class DatasetWriter:
             if data and not data.endswith(b"\n"):
                 with open(journal, "r+b") as handle:
                     handle.truncate(data.rfind(b"\n") + 1)
+        scan = scan_journal(self.out)
+        if scan.damaged:
+            try:
+                with open(self.out / QUARANTINE, "ab") as quarantine:
+                    quarantine.writelines(scan.damaged)
+            except OSError as exc:
+                raise _as_output_error(exc, self.out / QUARANTINE) from None
+            atomic_write_bytes(journal, b"".join(scan.lines))
         for sub in SUBDIRS:
             for leftover in (self.out / sub).glob(".*.tmp*"):
                 leftover.unlink(missing_ok=True)
+        return len(scan.damaged)
 
     def rgb_staging_path(self, index: int) -> Path:
         """Where the renderer writes the RGB PNG before the frame is committed."""
         return self.out / "images" / f".{frame_name(index)}.tmp.png"
 
     def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray,
-                    depth_float: np.ndarray | None = None, depth_format: str = "none") -> None:
-        """The frame's files; it is not finished until ``append_journal`` has recorded it."""
+                    depth_float: np.ndarray | None = None, depth_format: str = "none") -> dict[str, list[int]]:
+        """The frame's files, and their fingerprints for its journal line; the frame is not finished
+        until ``append_journal`` has recorded it."""
         name = frame_name(index)
+        payloads = {}
         if depth_float is not None and depth_format != "none":
-            atomic_write_bytes(self.out / "depth" / f"{name}.{depth_format}", _float_depth(depth_float, depth_format))
-        atomic_write_bytes(self.out / "depth" / f"{name}.png", _png(depth_mm))
-        atomic_write_bytes(self.out / "instance" / f"{name}.png", _png(instance.astype(np.uint16)))
-        atomic_write_bytes(self.out / "semantic" / f"{name}.png", _png(semantic))
+            payloads[f"depth/{name}.{depth_format}"] = _float_depth(depth_float, depth_format)
+        payloads[f"depth/{name}.png"] = _png(depth_mm)
+        payloads[f"instance/{name}.png"] = _png(instance.astype(np.uint16))
+        payloads[f"semantic/{name}.png"] = _png(semantic)
+        for relative, data in payloads.items():
+            atomic_write_bytes(self.out / relative, data)
+        files = {relative: fingerprint(data) for relative, data in payloads.items()}
+        staged, rgb = self.rgb_staging_path(index), f"images/{name}.png"
         try:
-            os.replace(self.rgb_staging_path(index), self.out / "images" / f"{name}.png")
+            files[rgb] = fingerprint(staged.read_bytes())
+            os.replace(staged, self.out / rgb)
         except OSError as exc:
-            raise _as_output_error(exc, self.out / "images" / f"{name}.png") from None
+            raise _as_output_error(exc, self.out / rgb) from None
+        return files
 
-    def append_journal(self, record: dict[str, Any]) -> None:
-        """Mark a frame finished: one line, flushed to disk before the next frame counts."""
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+    def append_journal(self, record: dict[str, Any]) -> int:
+        """Mark a frame finished: one checksummed line, flushed to disk before the next frame counts.
+        Returns the journal's size, which the disk reserve follows."""
         try:
             with open(self.out / JOURNAL, "ab") as journal:
-                journal.write(line)
+                journal.write(journal_line(record))
                 journal.flush()
                 os.fsync(journal.fileno())
+                return journal.tell()
         except OSError as exc:
             raise _as_output_error(exc, self.out / JOURNAL) from None
 
     def finished_frames(self) -> set[int]:
-        """Frames whose journal line exists and whose files are all present."""
-        done = set()
+        """Frames whose last journal record is intact and whose files match it byte for byte."""
+        latest: dict[int, dict[str, Any]] = {}
         for record in read_journal(self.out):
-            image = record["image"]
-            files = (image["file_name"], image["depth_file"], image["instance_file"], image["semantic_file"],
-                     *([image["depth_float_file"]] if "depth_float_file" in image else []))
-            if all((self.out / f).is_file() for f in files):
-                done.add(int(image["frame_index"]))
-        return done
+            latest[int(record["image"]["frame_index"])] = record
+        return {index for index, record in latest.items() if _intact(self.out, record)}

@@ -8,13 +8,14 @@ driver is the only writer of the journal and of ``annotations.json``.
 
 from __future__ import annotations
 
-import shutil
+import signal
+import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 from tqdm import tqdm
 
@@ -28,9 +29,13 @@ from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
 from simgen.dataset.assemble import assemble_coco, coverage
-from simgen.dataset.writer import JOURNAL, SUBDIRS, DatasetWriter
-from simgen.errors import AssetError, OutputError, SimgenError
+from simgen.dataset.layout import DATASET
+from simgen.dataset.ownership import LOCK, MARKER, FolderLock, claim, clear
+from simgen.dataset.reader import dig
+from simgen.dataset.writer import JOURNAL, QUARANTINE, DatasetWriter, DiskReserve, read_journal
+from simgen.errors import AssetError, DiskFullError, Interrupted, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
+from simgen.run.interrupt import StopRequest
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
 from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET
@@ -54,18 +59,19 @@ class RenderOptions:
     ray_address: str | None = None
 
 
-OWNED_NAMES = (*SUBDIRS, JOURNAL, "annotations.json", manifest_io.MANIFEST, "ATTRIBUTION.txt", "simgen.log")
-
-
 class FrameSource(Protocol):
     """Something that renders frames somewhere and hands back their results."""
 
     device: str
     blender_version: str
 
-    def results(self) -> Iterator[FrameResult | FrameFailed]: ...
+    def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
+        """Finished frames as they come; ends early (within a poll) once ``stop.requested``."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self, kill: bool = False) -> None:
+        """Release the renderers; ``kill`` ends worker processes at once, discarding frames in flight."""
+        ...
 
 
 class InProcess:
@@ -77,10 +83,12 @@ class InProcess:
         self.device = self._renderer.device
         self.blender_version = self._renderer.blender_version
 
-    def results(self) -> Iterator[FrameResult | FrameFailed]:
+    def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
         import traceback
 
         for index in self._frames:
+            if stop.requested:
+                return
             try:
                 yield self._renderer.render(index)
             except SimgenError:
@@ -88,7 +96,7 @@ class InProcess:
             except Exception:  # noqa: BLE001 - one broken frame must not take the run down
                 yield FrameFailed(index, traceback.format_exc(limit=6))
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
         self._renderer.close()
 
 
@@ -179,28 +187,39 @@ def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, Rend
     return scenario, preset, resolve_assets(scenario)
 
 
-def check_output(out: Path, identity: str, overwrite: bool) -> None:
-    """Refuse to mix two datasets in one folder; --overwrite clears simgen's own files only."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    existing = manifest_io.read_manifest(out)
+def check_output(out: Path, identity: str, digests: dict[str, str], overwrite: bool) -> None:
+    """Refuse to mix two datasets, or old and new asset files, in one folder.
+
+    ``--overwrite`` deletes simgen's own files only, and refuses (deleting nothing) if the folder
+    holds anything else. A folder whose earlier run finished no frame (say it stopped on a typo
+    in the scenario) may be taken over by a corrected scenario without --overwrite: there is
+    nothing to lose.
+    """
     if overwrite:
-        for name in OWNED_NAMES:
-            path = out / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        clear(out, DATASET)
         return
-    if existing is not None and existing.get("identity") != identity:
-        raise OutputError(f"{out} holds a different dataset (scenario '{existing.get('scenario', {}).get('name')}', "
-                          f"seed {existing.get('seed')}); choose another -o folder or pass --overwrite")
-    # No manifest but only simgen's own (empty) folders: a run killed during start-up, safe to continue.
-    if existing is None and any(p.name not in OWNED_NAMES for p in out.iterdir()):
-        raise OutputError(f"{out} is not empty and holds no simgen dataset; choose another -o folder "
-                          f"or pass --overwrite")
+    existing = manifest_io.read_manifest(out)
+    if existing is None:
+        return
+    finished = sum(1 for _ in read_journal(out))
+    if existing.get("identity") != identity:
+        if finished == 0:
+            clear(out, DATASET)
+            return
+        raise OutputError(f"{out} holds a different dataset (scenario '{dig(existing, 'scenario', 'name')}', "
+                          f"seed {existing.get('seed')}, {finished} finished frame(s)); choose another -o folder, "
+                          f"or pass --overwrite to delete simgen's files there and start again")
+    before = existing.get("asset_digests")
+    if finished and isinstance(before, dict):
+        changed = sorted(key for key in set(before) | set(digests) if before.get(key) != digests.get(key))
+        if changed:
+            raise OutputError(f"asset files changed since the {finished} finished frame(s) in {out} were rendered "
+                              f"({', '.join(changed[:3])}{' and more' if len(changed) > 3 else ''}); mixing old and "
+                              f"new would make one dataset of two. Restore the files, choose another -o folder, or "
+                              f"pass --overwrite to start again")
 
 
-def _frame_source(spec: RendererSpec, frames: list[int], options: RenderOptions) -> FrameSource:
+def _frame_source(spec: RendererSpec, frames: list[int], options: RenderOptions, stop: StopRequest) -> FrameSource:
     if options.ray_address is not None:
         from simgen.run.ray_backend import RayFrames
 
@@ -215,9 +234,10 @@ def _frame_source(spec: RendererSpec, frames: list[int], options: RenderOptions)
         return InProcess(spec, frames)
     pool = WorkerPool(plans, frames, options.recycle_after)
     try:
-        pool.wait_ready()
+        pool.wait_ready(stop)
+        _check_request(stop, "while the workers started")
     except BaseException:
-        pool.close()
+        pool.close(kill=True)
         raise
     return pool
 
@@ -227,71 +247,181 @@ def _log_failure(out: Path, failure: FrameFailed) -> None:
         log.write(f"\n--- frame {failure.index} failed ---\n{failure.message}\n")
 
 
+class _Finisher:
+    """Writes the end state of a run (annotations.json from the journal, the manifest's status and
+    figures): at a normal end, after an error, on a full disk, and from the stop watchdog."""
+
+    def __init__(self, out: Path, scenario: Scenario, manifest: dict[str, Any], reserve: DiskReserve,
+                 wall_start: float):
+        self.out, self.scenario, self.manifest, self.reserve = out, scenario, manifest, reserve
+        self.wall_start = wall_start
+        self.totals: dict[str, float] = defaultdict(float)
+        self.rendered, self.dropped, self.failed = 0, 0, []
+        self.device = manifest["device"]
+        self.coco: dict[str, Any] = {"images": [], "annotations": []}
+
+    def finish(self, status: str) -> None:
+        coco = assemble_coco(self.out, info={"description": self.scenario.name, "version": simgen.__version__,
+                                             "year": time.gmtime().tm_year, "contributor": "simgen",
+                                             "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                             categories=self.manifest["categories"], licenses=self.manifest["asset_licenses"],
+                             frames=self.scenario.frames)
+        self.coco = coco
+        wall = time.perf_counter() - self.wall_start
+        self.manifest.update(status=status, device=self.device, images=len(coco["images"]),
+                             annotations=len(coco["annotations"]), failed_frames=self.failed,
+                             licenses=coco["licenses"],
+                             coverage=coverage(coco["images"], condition_fractions(self.scenario)),
+                             timing={"wall_seconds": round(wall, 4), "frames_rendered": self.rendered,
+                                     "stage_seconds": {s: round(self.totals.get(s, 0.0), 4) for s in STAGES}})
+        manifest_io.write_manifest(self.out, self.manifest)
+        if status != "disk_full":
+            self.reserve.release()
+
+    def finish_after(self, error: SimgenError, status: str) -> SimgenError:
+        """Finish after ``error``; returns the error to raise, which says what was kept and what was not."""
+        if isinstance(error, DiskFullError):
+            self.reserve.release()  # the space held back for exactly this
+            status = "disk_full"
+        try:
+            self.finish(status)
+        except OutputError as second:
+            message = (f"{error}; and annotations.json could not be rewritten ({second}): the journal frames.jsonl "
+                       f"keeps every finished frame, so free space and run 'simgen assemble {self.out}' or rerun")
+            return DiskFullError(message) if isinstance(error, DiskFullError) else OutputError(message)
+        if isinstance(error, DiskFullError):
+            return DiskFullError(f"{error}. The {len(self.coco['images'])} finished frame(s) are kept and "
+                                 f"annotations.json lists them; free space and rerun the same command to resume")
+        return error
+
+    def stopped_message(self, number: int) -> str:
+        name = signal.Signals(number).name
+        return (f"stopped by {name}: {len(self.coco['images'])} finished frame(s) are kept in {self.out} and "
+                f"annotations.json lists them; the frame in flight was discarded. Run the same command again to "
+                f"resume")
+
+
 def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> RunSummary:
+    """Render (or resume) the dataset of ``scenario_path`` into ``out``; see ``simgen render --help``."""
     wall_start = time.perf_counter()
-    scenario, preset, assets = prepare(scenario_path, options)
-    identity = manifest_io.identity_hash(scenario, preset)
-    check_output(out, identity, options.overwrite)
-    all_refs = assets.all()
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    writer = DatasetWriter(out)
-    writer.repair()
-    done = writer.finished_frames()
-    frames = options.shard.frames(scenario.frames)
-    todo = [i for i in frames if i not in done]
-    spec = RendererSpec(scenario, preset, assets, out, options.device)
-    try:
-        source = _frame_source(spec, todo, options)
-    except SimgenError:
-        if created:  # leave no trace of a run that never started
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+    with StopRequest() as stop:
+        stop.on_timeout(lambda number: _print_stopped(f"simgen: stopped by {signal.Signals(number).name} before the "
+                                                      f"first frame; nothing was rendered"))
+        scenario, preset, assets = prepare(scenario_path, options)
+        _check_request(stop, "before anything was written")
+        identity = manifest_io.identity_hash(scenario, preset)
+        all_refs = assets.all()
+        digests = manifest_io.asset_digests(all_refs)
+        created = claim(out, DATASET)
+        with FolderLock(out):
+            check_output(out, identity, digests, options.overwrite)
+            writer = DatasetWriter(out)
+            set_aside = writer.repair()
+            if set_aside:
+                print(f"simgen: warning: {set_aside} damaged line(s) of {out / JOURNAL} were set aside in "
+                      f"{out / QUARANTINE}; their frames are rendered again", file=sys.stderr)
+            done = writer.finished_frames()
+            reserve = DiskReserve(out)
+            reserve.ensure(_size(out / JOURNAL))
+            frames = options.shard.frames(scenario.frames)
+            todo = [i for i in frames if i not in done]
+            spec = RendererSpec(scenario, preset, assets, out, options.device)
+            try:
+                source = _frame_source(spec, todo, options, stop)
+            except SimgenError:
+                reserve.release()
+                if created and not done:  # leave no trace of a run that never started
+                    clear(out, DATASET)
+                    for name in (MARKER, LOCK):
+                        (out / name).unlink(missing_ok=True)
+                    _remove_if_empty(out)
+                raise
+            manifest = manifest_io.build_manifest(
+                scenario, preset, identity, source.device, source.blender_version, all_refs, status="running",
+                extra={"shard": str(options.shard), "workers": options.workers},
+                keypoints=assets.class_keypoints(scenario.classes), digests=digests)
+            finisher = _Finisher(out, scenario, manifest, reserve, wall_start)
+            try:
+                manifest_io.write_manifest(out, manifest)
+                stop.on_timeout(lambda number: (finisher.finish("interrupted"),
+                                                _print_stopped(f"simgen: {finisher.stopped_message(number)}")))
+                _render_frames(source, writer, reserve, finisher, stop, len(frames), len(frames) - len(todo),
+                               options)
+            except SimgenError as error:
+                source.close(kill=True)
+                with stop.commit_lock:
+                    stop.acknowledge()
+                    raise finisher.finish_after(error, "failed") from None
+            except BaseException:
+                source.close(kill=True)
+                with stop.commit_lock:
+                    stop.acknowledge()
+                    finisher.finish("failed")
+                raise
+            source.close(kill=stop.requested)
+            with stop.commit_lock:
+                stop.acknowledge()
+                if stop.requested:
+                    finisher.finish("interrupted")
+                    raise Interrupted(finisher.stopped_message(stop.signal_number or signal.SIGINT),
+                                      stop.signal_number or signal.SIGINT)
+                finisher.finish("complete" if not finisher.failed else "complete_with_failures")
+    coco = finisher.coco
+    return RunSummary(out=out, frames_total=len(frames), frames_rendered=finisher.rendered,
+                      frames_resumed=len(frames) - len(todo), images=len(coco["images"]),
+                      annotations=len(coco["annotations"]), wall_seconds=time.perf_counter() - wall_start,
+                      stage_seconds=dict(finisher.totals), device=source.device, dropped_objects=finisher.dropped,
+                      failed_frames=finisher.failed, coverage=manifest["coverage"])
 
-    manifest = manifest_io.build_manifest(scenario, preset, identity, source.device, source.blender_version,
-                                          all_refs, status="running",
-                                          extra={"shard": str(options.shard), "workers": options.workers},
-                                          keypoints=assets.class_keypoints(scenario.classes))
-    manifest_io.write_manifest(out, manifest)
 
-    totals: dict[str, float] = defaultdict(float)
-    dropped, rendered, failed = 0, 0, []
-    status = "interrupted"
+def _render_frames(source: FrameSource, writer: DatasetWriter, reserve: DiskReserve, finisher: _Finisher,
+                   stop: StopRequest, total: int, already: int, options: RenderOptions) -> None:
+    """Journal each finished frame as it arrives (under the commit lock) until all are done or a stop is asked."""
+    with tqdm(total=total, initial=already, unit="frame", desc="render", disable=not options.progress,
+              dynamic_ncols=True) as bar:
+        for result in source.results(stop):
+            if isinstance(result, FrameFailed):
+                finisher.failed.append(result.index)
+                _log_failure(finisher.out, result)
+                bar.set_postfix(failed=len(finisher.failed))
+                if len(finisher.failed) > options.max_failures:
+                    raise SimgenError(
+                        f"frame {result.index} failed ({result.message.strip().splitlines()[-1]}); details in "
+                        f"{finisher.out / 'simgen.log'}. {finisher.rendered + already} finished frame(s) are kept; "
+                        f"rerun the same command to resume, or allow failures with --max-failures N")
+                continue
+            with stop.commit_lock:
+                journal_bytes = writer.append_journal(result.record)
+            finisher.rendered += 1
+            finisher.dropped += result.dropped_objects
+            for stage, seconds in result.stage_seconds.items():
+                finisher.totals[stage] += seconds
+            bar.update(1)
+            reserve.ensure(journal_bytes)
+            if stop.requested:
+                break
+
+
+def _check_request(stop: StopRequest, when: str) -> None:
+    if stop.requested:
+        stop.acknowledge()
+        number = stop.signal_number or signal.SIGINT
+        raise Interrupted(f"stopped by {signal.Signals(number).name} {when}; nothing was rendered", number)
+
+
+def _print_stopped(message: str) -> None:
+    print(f"\n{message}", file=sys.stderr)
+
+
+def _size(path: Path) -> int:
     try:
-        with tqdm(total=len(frames), initial=len(frames) - len(todo), unit="frame", desc="render",
-                  disable=not options.progress, dynamic_ncols=True) as bar:
-            for result in source.results():
-                if isinstance(result, FrameFailed):
-                    failed.append(result.index)
-                    _log_failure(out, result)
-                    bar.set_postfix(failed=len(failed))
-                    if len(failed) > options.max_failures:
-                        raise SimgenError(
-                            f"frame {result.index} failed ({result.message.strip().splitlines()[-1]}); "
-                            f"details in {out / 'simgen.log'}. {rendered + len(done)} finished frame(s) are kept; "
-                            f"rerun the same command to resume, or allow failures with --max-failures N")
-                    continue
-                writer.append_journal(result.record)
-                rendered += 1
-                dropped += result.dropped_objects
-                for stage, seconds in result.stage_seconds.items():
-                    totals[stage] += seconds
-                bar.update(1)
-        status = "complete" if not failed else "complete_with_failures"
-    finally:
-        source.close()
-        coco = assemble_coco(out, info={"description": scenario.name, "version": simgen.__version__,
-                                        "year": time.gmtime().tm_year, "contributor": "simgen",
-                                        "date_created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                             categories=manifest["categories"], licenses=manifest["asset_licenses"], frames=scenario.frames)
-        wall = time.perf_counter() - wall_start
-        manifest.update(status=status, device=source.device, images=len(coco["images"]),
-                        annotations=len(coco["annotations"]), failed_frames=failed, licenses=coco["licenses"],
-                        coverage=coverage(coco["images"], condition_fractions(scenario)),
-                        timing={"wall_seconds": round(wall, 4), "frames_rendered": rendered,
-                                "stage_seconds": {s: round(totals.get(s, 0.0), 4) for s in STAGES}})
-        manifest_io.write_manifest(out, manifest)
-    return RunSummary(out=out, frames_total=len(frames), frames_rendered=rendered, frames_resumed=len(frames) - len(todo),
-                      images=len(coco["images"]), annotations=len(coco["annotations"]), wall_seconds=wall,
-                      stage_seconds=dict(totals), device=source.device, dropped_objects=dropped, failed_frames=failed,
-                      coverage=manifest["coverage"])
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -170,8 +170,8 @@ class FrameRenderer:
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels)
         with stage("write"):
-            self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic, passes.depth,
-                                    self.spec.scenario.labels.depth_float)
+            labels.record["files"] = self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic,
+                                                             passes.depth, self.spec.scenario.labels.depth_float)
         return FrameResult(index, labels.record, len(frame.dropped), seconds)
 
     def _settle(self, frame: FrameSpec) -> None:

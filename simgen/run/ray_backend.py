@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 from simgen.errors import SimgenError
 from simgen.run.frame_job import FrameRenderer, FrameResult, RendererSpec
+from simgen.run.interrupt import StopRequest
 from simgen.run.workers import MAX_DEATHS_PER_FRAME, FrameFailed
 
 IN_FLIGHT_PER_ACTOR = 2  # keeps each actor busy while the driver journals the previous frame
@@ -49,7 +50,7 @@ class RayFrames:
             cause = exc.cause if isinstance(exc.cause, SimgenError) else None
             raise SimgenError(str(cause) if cause else f"Ray worker failed to start: {exc}") from None
 
-    def results(self) -> Iterator[FrameResult | FrameFailed]:
+    def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
         ray = self._ray
         pending: dict[Any, tuple[int, int]] = {}  # object ref -> (frame, actor slot)
         queue, deaths = list(reversed(self._frames)), {}
@@ -62,8 +63,11 @@ class RayFrames:
         for slot in range(len(self._actors)):
             for _ in range(IN_FLIGHT_PER_ACTOR):
                 submit(slot)
-        while pending:
-            (ready,), _ = ray.wait(list(pending), num_returns=1)
+        while pending and not stop.requested:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            if not done:
+                continue
+            ready = done[0]
             index, slot = pending.pop(ready)
             try:
                 yield ray.get(ready)
@@ -80,7 +84,7 @@ class RayFrames:
                 yield FrameFailed(index, str(exc))
             submit(slot)
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
         for actor in self._actors:
             self._ray.kill(actor)
         self._actors = []

@@ -11,12 +11,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import traceback
 from dataclasses import dataclass, replace
 from typing import Iterator
 
 from simgen.errors import SimgenError
 from simgen.run.frame_job import FrameRenderer, FrameResult, RendererSpec
+from simgen.run.interrupt import StopRequest
 
 POLL_SECONDS = 0.5
 MAX_DEATHS_PER_FRAME = 2
@@ -36,7 +38,9 @@ class WorkerPlan:
     gpu_indices: list[int] | None  # this worker's cards; None = no pinning
 
 
-def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id: int, recycle_after: int) -> None:
+def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id: int, recycle_after: int,
+                 parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver decides
     try:
         renderer = FrameRenderer(replace(plan.spec, gpu_indices=plan.gpu_indices))
     except SimgenError as exc:
@@ -45,7 +49,12 @@ def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id
     results.put(("ready", worker_id, (renderer.device, renderer.blender_version)))
     rendered = 0
     while recycle_after <= 0 or rendered < recycle_after:
-        index = tasks.get()
+        try:
+            index = tasks.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            if os.getppid() != parent:  # the driver is gone (SIGKILL): nobody will journal what we render
+                return
+            continue
         if index is None:
             break
         results.put(("start", worker_id, index))
@@ -87,7 +96,7 @@ class WorkerPool:
         self._next_id += 1
         process = self._ctx.Process(target=_worker_main, daemon=True,
                                     args=(self._plans[slot], self._tasks, self._results, worker_id,
-                                          self._recycle_after))
+                                          self._recycle_after, os.getpid()))
         process.start()
         process.slot = slot  # type: ignore[attr-defined]
         self._processes[worker_id] = process
@@ -98,8 +107,8 @@ class WorkerPool:
         if self._remaining:
             self._start(process.slot)  # type: ignore[attr-defined]
 
-    def results(self) -> Iterator[FrameResult | FrameFailed]:
-        while self._remaining:
+    def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
+        while self._remaining and not stop.requested:
             try:
                 kind, worker_id, payload = self._results.get(timeout=POLL_SECONDS)
             except queue.Empty:
@@ -116,13 +125,15 @@ class WorkerPool:
                 self._replace(worker_id)
             elif kind == "fatal":
                 raise SimgenError(payload)
+            if stop.requested:  # workers killed by the same signal are not failures to retry
+                return
             for failure in self._reap_dead():
                 self._remaining.discard(failure.index)
                 yield failure
 
-    def wait_ready(self) -> str:
-        """Block until one worker has Blender up (or report why none could start)."""
-        while self.device == "pending":
+    def wait_ready(self, stop: StopRequest) -> str:
+        """Block until one worker has Blender up (or report why none could start, or a stop is asked)."""
+        while self.device == "pending" and not stop.requested:
             try:
                 kind, worker_id, payload = self._results.get(timeout=POLL_SECONDS)
             except queue.Empty:
@@ -152,13 +163,17 @@ class WorkerPool:
             self._replace(worker_id)
         return failures
 
-    def close(self) -> None:
-        for _ in self._processes:
-            self._tasks.put(None)
+    def close(self, kill: bool = False) -> None:
+        if kill:
+            for process in self._processes.values():
+                process.kill()
+        else:
+            for _ in self._processes:
+                self._tasks.put(None)
         for process in self._processes.values():
-            process.join(timeout=10)
+            process.join(timeout=2 if kill else 10)
             if process.is_alive():
-                process.terminate()
+                process.kill()
         self._processes.clear()
 
 

@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 from simgen.dataset.manifest import read_manifest
 from simgen.errors import OutputError
-from simgen.tools.report import annotations_per_image, condition_coverage, condition_targets, dig
+from simgen.dataset.reader import dig
+from simgen.tools.report import annotations_per_image, condition_coverage, condition_targets
 
 MISSING = "(absent)"
 CONFIG_KEYS = ("scenario", "render_preset", "device", "simgen_version", "blender_version")

@@ -96,16 +96,9 @@ VISIBILITY_BANDS = (_Band(0.0, 0.25), _Band(0.25, 0.5), _Band(0.5, 0.75), _Band(
 
 def load_dataset(out: Path) -> dict[str, Any]:
     """OUT's annotations.json with the three lists every tool indexes, or an error that says what is wrong."""
-    from simgen.tools.export import load_coco
+    from simgen.dataset.reader import read_coco
 
-    if not out.is_dir():
-        raise OutputError(f"{out} is not a folder; pass the OUT folder of a 'simgen render' run")
-    coco = load_coco(out)
-    missing = [key for key in ("images", "annotations", "categories") if not isinstance(coco.get(key), list)]
-    if missing:
-        raise OutputError(f"{out / 'annotations.json'} has no {' or '.join(missing)} list; "
-                          f"'simgen validate {out}' tells what else is wrong")
-    return coco
+    return read_coco(out)
 
 
 def load_ground_truth(out: Path) -> COCO:
@@ -121,12 +114,9 @@ def load_ground_truth(out: Path) -> COCO:
 
 def load_predictions(path: Path) -> list[dict[str, Any]]:
     """The parsed results file; its content is checked against the dataset by ``check_predictions``."""
-    if not path.is_file():
-        raise OutputError(f"{path}: no such predictions file")
-    try:
-        predictions = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise OutputError(f"{path} is not valid JSON ({exc})") from None
+    from simgen.dataset.reader import read_json
+
+    predictions = read_json(path, "predictions file")
     if not isinstance(predictions, list):
         raise OutputError(f"{path}: expected a COCO results list [{{image_id, category_id, bbox, score}}, ...], "
                           f"got a JSON {type(predictions).__name__}")
@@ -135,20 +125,25 @@ def load_predictions(path: Path) -> list[dict[str, Any]]:
 
 def check_predictions(predictions: Sequence[Any], gt: COCO, iou_type: str, source: str) -> None:
     """Refuse what pycocotools would crash on or silently mis-score (unknown ids, boxes that are not boxes)."""
-    image_ids, category_ids = set(gt.getImgIds()), set(gt.getCatIds())
+    shapes = {image["id"]: (image["height"], image["width"]) for image in gt.dataset["images"]}
+    category_ids = set(gt.getCatIds())
     for index, prediction in enumerate(predictions):
-        problem = _prediction_problem(prediction, iou_type, image_ids, category_ids)
+        problem = _prediction_problem(prediction, iou_type, shapes, category_ids)
         if problem:
             raise OutputError(f"{source}: prediction {index}: {problem}")
 
 
-def _prediction_problem(prediction: Any, iou_type: str, image_ids: set[int], category_ids: set[int]) -> str | None:
+def _prediction_problem(prediction: Any, iou_type: str, shapes: dict[int, tuple[int, int]],
+                        category_ids: set[int]) -> str | None:
     if not isinstance(prediction, dict):
         return f"expected an object, got {type(prediction).__name__}"
     missing = [key for key in ("image_id", "category_id", "score", GEOMETRY_KEY[iou_type]) if key not in prediction]
     if missing:
         return f"missing {', '.join(repr(key) for key in missing)} (needed for --iou-type {iou_type})"
-    if prediction["image_id"] not in image_ids:
+    for key in ("image_id", "category_id"):
+        if not isinstance(prediction[key], int) or isinstance(prediction[key], bool):
+            return f"{key} {prediction[key]!r} is not a whole number"
+    if prediction["image_id"] not in shapes:
         return f"image_id {prediction['image_id']!r} is not an image of this dataset"
     if prediction["category_id"] not in category_ids:
         return (f"category_id {prediction['category_id']!r} is not a category of this dataset "
@@ -157,7 +152,9 @@ def _prediction_problem(prediction: Any, iou_type: str, image_ids: set[int], cat
         return f"score {prediction['score']!r} is not a number"
     if iou_type == "bbox":
         return _bbox_problem(prediction["bbox"])
-    return _rle_problem(prediction["segmentation"])
+    from simgen.annotate.instances import rle_problem
+
+    return rle_problem(prediction["segmentation"], shapes[prediction["image_id"]])
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -170,14 +167,6 @@ def _bbox_problem(bbox: Any) -> str | None:
     if bbox[2] < 0 or bbox[3] < 0:
         return f"bbox {bbox!r} has a negative width or height"
     return None
-
-
-def _rle_problem(segmentation: Any) -> str | None:
-    """pycocotools scores segmentation results only as compressed RLE."""
-    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), str) \
-            and isinstance(segmentation.get("size"), list) and len(segmentation["size"]) == 2:
-        return None
-    return "segmentation is not a compressed RLE {size: [h, w], counts: str}"
 
 
 def load_results(gt: COCO, predictions: Sequence[dict[str, Any]]) -> COCO:

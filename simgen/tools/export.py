@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 
 from simgen.annotate.instances import decode_rle
+from simgen.dataset.reader import frame_files, member, read_coco
 from simgen.dataset.writer import SUBDIRS, atomic_write_bytes, atomic_write_json
 from simgen.errors import OutputError
 
@@ -50,18 +51,6 @@ MARKERS = {"yolo": "data.yaml", "yolo-seg": "data.yaml", "coco-split": "annotati
 
 Coco = dict[str, Any]
 Ratios = tuple[float, float, float]
-
-
-def load_coco(out: Path) -> Coco:
-    """The dataset's annotations.json, or an error that says what OUT should be."""
-    path = out / "annotations.json"
-    if not path.is_file():
-        raise OutputError(f"{out} holds no annotations.json; give the folder written by 'simgen render'")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise OutputError(f"{path} is not valid JSON ({exc}); "
-                          "rerun the same 'simgen render' command to rebuild it") from None
 
 
 def parse_ratios(text: str) -> Ratios:
@@ -151,11 +140,6 @@ def prepare_dest(out: Path, dest: Path, fmt: str, owned: Sequence[str]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
 
 
-def image_files(image: dict) -> list[str]:
-    """Every file an image record points at (file_name and any *_file key), relative to the dataset."""
-    return [value for key, value in image.items() if key == "file_name" or key.endswith("_file")]
-
-
 def annotations_by_image(coco: Coco) -> dict[int, list[dict]]:
     grouped: dict[int, list[dict]] = {image["id"]: [] for image in coco["images"]}
     for annotation in coco["annotations"]:
@@ -237,8 +221,8 @@ def export_yolo(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]]
         (dest / "labels" / name).mkdir(parents=True, exist_ok=True)
     for split, images in splits.items():
         for image in images:
-            source = Path(image["file_name"])
-            summary.placed[place(out / source, dest / "images" / split / source.name, symlink)] += 1
+            source = member(out, image["file_name"], f"image {image['id']}: file_name")
+            summary.placed[place(source, dest / "images" / split / source.name, symlink)] += 1
             lines = []
             for annotation in by_image[image["id"]]:
                 if annotation.get("iscrowd"):
@@ -262,8 +246,9 @@ def export_coco_split(coco: Coco, out: Path, dest: Path, splits: dict[str, list[
     for split, images in splits.items():
         if not in_place:
             for image in images:
-                for relative in image_files(image):
-                    summary.placed[place(out / relative, dest / relative, symlink)] += 1
+                for relative in frame_files(image):
+                    where = f"image {image['id']}: file"
+                    summary.placed[place(member(out, relative, where), member(dest, relative, where), symlink)] += 1
         ids = {image["id"] for image in images}
         annotations = [a for a in coco["annotations"] if a["image_id"] in ids]
         summary.labels += len(annotations)
@@ -277,7 +262,7 @@ def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 
     """Split OUT's images and write them to DEST in the given format."""
     if fmt not in FORMATS:
         raise OutputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    coco = load_coco(out)
+    coco = read_coco(out)
     splits = split_images(coco["images"], ratios, seed)
     summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
     if fmt == "coco-split":

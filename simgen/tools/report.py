@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from simgen.dataset.reader import dig
 from simgen.dataset.manifest import read_manifest
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.tools.args import positive_int
@@ -62,15 +63,6 @@ def annotations_per_image(coco: Coco) -> list[int]:
     """Object count of every image, unlabeled images included (they are what a mean would hide)."""
     counts = Counter(a["image_id"] for a in coco["annotations"])
     return [counts[image["id"]] for image in coco["images"]]
-
-
-def dig(record: Any, *keys: str) -> Any:
-    """``record[k1][k2]...``, or None where any level is missing (older datasets, a disabled sun)."""
-    for key in keys:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record
 
 
 def camera_distance(params: dict[str, Any]) -> float | None:

@@ -19,7 +19,8 @@ import numpy as np
 from simgen.annotate.instances import decode_rle
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.errors import OutputError
-from simgen.tools.export import annotations_by_image, load_coco
+from simgen.dataset.reader import member, read_coco
+from simgen.tools.export import annotations_by_image
 from simgen.tools.args import positive_int
 
 GAP = 10
@@ -161,7 +162,7 @@ def read_rgb(path: Path) -> np.ndarray:
 
 def contact_sheet(out: Path, dest: Path, n: int = 16, cols: int = 4, tile_width: int = 320) -> Path:
     """Write a grid of the first n images of the dataset in OUT, labels drawn on, to ``dest``."""
-    png = sheet_png(out, load_coco(out), n, cols, tile_width)
+    png = sheet_png(out, read_coco(out), n, cols, tile_width)
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dest, png)
     return dest
@@ -182,7 +183,7 @@ def sheet_png(out: Path, coco: dict, n: int = 16, cols: int = 4, tile_width: int
         x, y = layout.origin(index)
         labels = by_image.get(image["id"], [])
         canvas[y:y + layout.tile_height, x:x + layout.tile_width] = render_tile(
-            read_rgb(out / image["file_name"]), labels, names, layout.tile_width, layout.tile_height)
+            read_rgb(member(out, image["file_name"], f"image {image['id']}: file_name")), labels, names, layout.tile_width, layout.tile_height)
         text = fit_text(caption(image, labels), layout.tile_width, FONT, 0.4)
         cv2.putText(canvas, text, (x + 1, y + layout.tile_height + 16), FONT, 0.4, MUTED, 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", canvas)

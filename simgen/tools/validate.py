@@ -94,6 +94,13 @@ def validate_dataset(out: Path, min_area_px: int = 4) -> ValidationReport:
     coco = _load_coco(coco_path, report)
     if coco is None:
         return report
+    from simgen.dataset.reader import coco_problems
+
+    problems = coco_problems(coco, limit=20, relations=False)  # the checks below report ids and references
+    for problem in problems:
+        report.error("coco-structure", ANNOTATIONS, problem)
+    if problems:
+        return report
     report.images, report.annotations = len(coco["images"]), len(coco["annotations"])
     for entries, what in ((coco["images"], "image"), (coco["annotations"], "annotation"),
                           (coco["categories"], "category")):
@@ -202,7 +209,14 @@ def _read_png(out: Path, relative: str, shape: tuple[int, int], spec: _PngSpec,
     """The file as stored (read once), or None after reporting why the pixel checks cannot use it."""
     import cv2
 
-    path = out / relative
+    from simgen.dataset.reader import member
+    from simgen.errors import DatasetError
+
+    try:
+        path = member(out, relative, "path")
+    except DatasetError as exc:
+        report.error("path-outside", str(relative), str(exc).removeprefix("path: "))
+        return None
     if not path.is_file():
         report.error("file-missing", relative, "file is missing")
         return None
@@ -260,18 +274,18 @@ def _decode_mask(segmentation: Any, shape: tuple[int, int], where: str, report: 
     """The boolean mask, or None after reporting it. The size is checked first: a bad one could allocate gigabytes."""
     from simgen.annotate.instances import decode_rle
 
-    if not isinstance(segmentation, dict) or not isinstance(segmentation.get("counts"), str):
-        report.error("rle-invalid", where, "segmentation is not a compressed RLE {size, counts: str}")
-        return None
-    if segmentation.get("size") != [shape[0], shape[1]]:
+    from simgen.annotate.instances import rle_problem
+
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), str) \
+            and segmentation.get("size") != [shape[0], shape[1]]:
         report.error("rle-size", where, f"RLE size {segmentation.get('size')} differs from the image's "
                                         f"[{shape[0]}, {shape[1]}]")
         return None
-    try:
-        return decode_rle(segmentation)
-    except Exception as exc:  # pycocotools raises assorted errors on corrupt counts
-        report.error("rle-invalid", where, f"RLE does not decode: {type(exc).__name__}: {exc}")
+    problem = rle_problem(segmentation, shape)
+    if problem is not None:
+        report.error("rle-invalid", where, problem)
         return None
+    return decode_rle(segmentation)
 
 
 def _mask_bbox(mask: np.ndarray) -> list[int]:

@@ -1,0 +1,20 @@
+"""The names simgen writes in a dataset folder, in one place: what --overwrite may delete and nothing else."""
+
+from __future__ import annotations
+
+import re
+
+from simgen.dataset.manifest import MANIFEST
+from simgen.dataset.ownership import FRAME_FILE, Layout
+from simgen.dataset.reader import ANNOTATIONS
+from simgen.dataset.writer import JOURNAL, QUARANTINE, RESERVE, SUBDIRS
+
+SPLIT_FILES = tuple(f"annotations_{split}.json" for split in ("train", "val", "test"))  # coco-split in place
+REPORT = ("report.html", "report_files")
+
+DATASET = Layout(
+    kind="dataset",
+    files=frozenset({ANNOTATIONS, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
+                     *SPLIT_FILES, REPORT[0]}),
+    folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png")},
+)
