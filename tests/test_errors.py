@@ -36,7 +36,7 @@ def run_cli(tmp_path: Path, text: str, capsys, *extra: str) -> tuple[int, str]:
 @pytest.mark.parametrize("text, line, expected", [
     (GOOD.replace("count:", "cuont:"), 6, "classes[0].cuont: unknown key 'cuont'; did you mean 'count'?"),
     (GOOD.replace("[1, 2]", "[3, 1]"), 6, "classes[0].count: inverted range [3, 1]"),
-    (GOOD.replace("[1, 2]", "-1"), 6, "classes[0].count: count must not be negative, got -1"),
+    (GOOD.replace("[1, 2]", "-1"), 6, "classes[0].count: count must lie in [0, 10000], got -1"),
     (GOOD.replace("[1, 2]", "{gaussian: [1, 2]}"), 6, "exactly one of uniform, loguniform, normal, choice"),
     (GOOD.replace("[1, 2]", "lots"), 6,
      "expected a number, [low, high] or {uniform|loguniform|normal|choice: ...}, got 'lots'"),

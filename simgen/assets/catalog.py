@@ -20,7 +20,8 @@ from pydantic_core import PydanticCustomError
 
 from simgen.assets.packs import PACK_CATALOG, packs_dir
 from simgen.config.loader import PROJECT_ROOT, validate_file
-from simgen.config.scenario import KeypointSpec, StrictModel
+from simgen.config.scenario import KeypointSpec
+from simgen.config.strict import StrictModel
 from simgen.errors import AssetError
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}

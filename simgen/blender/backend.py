@@ -183,7 +183,10 @@ class BlenderBackend:
         scene.render.resolution_x, scene.render.resolution_y = p.resolution
         scene.render.resolution_percentage = 100
         scene.render.film_transparent = False
-        scene.render.use_persistent_data = True  # keep shaders and images compiled between frames
+        # Persistent data keeps Cycles' scene between renders, but then the order in which objects and
+        # shaders entered it (the frames before) changes the noise of the next frame; without it a frame's
+        # pixels depend on that frame alone, so resumed, sharded and re-rendered frames are identical.
+        scene.render.use_persistent_data = p.persistent_data
         if p.threads:
             scene.render.threads_mode = "FIXED"
             scene.render.threads = p.threads

@@ -108,9 +108,12 @@ def variant(scenario: Any, names: tuple[str, ...]) -> Any:
     try:
         result = Scenario.model_validate(data)
     except ValidationError as exc:
+        from simgen.config.loader import data_path, dotted, locate
+
         problem = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in problem["loc"])
-        raise ScenarioError(f"conditions {', '.join(names)}: the override makes {where} invalid: "
-                            f"{problem['msg']}") from None
+        field = dotted(data_path(data, problem["loc"])) if problem["loc"] else "the scenario"
+        together = f" (together with {', '.join(names[:-1])})" if len(names) > 1 else ""
+        raise ScenarioError(f"{locate(scenario, 'conditions', names[-1])}: the condition's settings{together} make "
+                            f"{field} invalid: {problem['msg'].removeprefix('Value error, ')}") from None
     result._source = scenario.source
     return result

@@ -21,6 +21,8 @@ import numpy as np
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
+from simgen.config.limits import MAX_VALUE
+
 NAMED = ("uniform", "loguniform", "normal", "choice")
 
 
@@ -117,9 +119,19 @@ def _fail(message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError("distribution", message, ctx)
 
 
+def _bounded(value: Any) -> Any:
+    """Numbers in a scenario are finite and of a size a scene can have (NaN, inf, 1e308 are typos)."""
+    if _is_number(value) and not (math.isfinite(value) and abs(value) <= MAX_VALUE):
+        raise _fail("expected a finite number of magnitude at most {limit}, got {got}", limit=f"{MAX_VALUE:g}",
+                    got=value)
+    return value
+
+
 def _pair(value: Any, what: str, integer: bool, ordered: bool = True) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(_is_number(v) for v in value):
         raise _fail("{what} takes two numbers [low, high], got {got}", what=what, got=value)
+    for v in value:
+        _bounded(v)
     low, high = value
     if integer and not all(float(v).is_integer() for v in value):
         raise _fail("{what} of a count takes whole numbers, got {got}", what=what, got=list(value))
@@ -133,6 +145,7 @@ def parse_distribution(value: Any, *, integer: bool = False, numeric: bool = Tru
     if isinstance(value, Distribution):
         return value
     if _is_number(value) or (not numeric and isinstance(value, str)):
+        _bounded(value)
         if integer and not float(value).is_integer():
             raise _fail("expected a whole number, got {got}", got=value)
         return Distribution("constant", (int(value) if integer else value,), integer=integer)
@@ -156,10 +169,13 @@ def parse_distribution(value: Any, *, integer: bool = False, numeric: bool = Tru
                 raise _fail("choice takes a non-empty list of options, got {got}", got=options)
             if numeric and not all(_is_number(o) for o in options):
                 raise _fail("choice here takes numbers, got {got}", got=options)
+            for option in options:
+                _bounded(option)
             weights = value.get("weights")
             if weights is not None:
                 if (not isinstance(weights, list) or len(weights) != len(options)
-                        or not all(_is_number(w) and w >= 0 for w in weights) or sum(weights) <= 0):
+                        or not all(_is_number(w) and math.isfinite(w) and w >= 0 for w in weights)
+                        or not 0 < sum(weights) < math.inf):
                     raise _fail("weights must be {n} non-negative numbers with a positive sum, got {got}",
                                 n=len(options), got=weights)
                 weights = tuple(float(w) for w in weights)
@@ -250,6 +266,21 @@ def non_negative(dist: Distribution, what: str = "value") -> Distribution:
         raise _fail("a normal {what} needs clip: [lo, hi] with lo >= 0", what=what)
     if bounds is not None and bounds[0] < 0:
         raise _fail("{what} must not be negative, got {got}", what=what, got=dist.to_yaml())
+    return dist
+
+
+def within(dist: Distribution, low: float, high: float, what: str = "value", open_low: bool = False,
+           open_high: bool = False) -> Distribution:
+    """Reject distributions that can leave [low, high] (or the open ends asked for): a field of view of
+    180 degrees or more, a focal length of a kilometre."""
+    bounds = dist.bounds
+    if dist.kind == "normal" and bounds is None:
+        raise _fail("a normal {what} needs clip: [lo, hi] within {low}..{high}", what=what, low=f"{low:g}",
+                    high=f"{high:g}")
+    if bounds is not None and (bounds[0] < low or bounds[1] > high or (open_low and bounds[0] <= low)
+                               or (open_high and bounds[1] >= high)):
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        raise _fail("{what} must lie in {interval}, got {got}", what=what, interval=interval, got=dist.to_yaml())
     return dist
 
 

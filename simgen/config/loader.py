@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from simgen.config.limits import MAX_SCENARIO_BYTES, MAX_YAML_NODES
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.errors import ScenarioError
@@ -33,7 +34,7 @@ def _line_map(node: yaml.Node, path: LinePath = (), lines: dict[LinePath, int] |
     return lines
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> LinePath:
+def data_path(data: Any, loc: tuple[Any, ...]) -> LinePath:
     """Keep only the parts of a pydantic error location that exist in the user's data.
 
     Pydantic inserts union and validator tags into ``loc``; the user only cares about their keys.
@@ -49,29 +50,106 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> LinePath:
     return tuple(path)
 
 
-def _dotted(path: LinePath) -> str:
+def dotted(path: LinePath) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
 
 
-def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key written twice in one mapping is an error, not 'the last wins'."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise yaml.MarkedYAMLError(None, None, f"key '{key}' is written twice (first on line "
+                                               f"{seen[key]}); write it once", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key ([a, b]: ...): PyYAML says so below
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, limit: int) -> int:
+    """How many values the document holds once anchors and aliases are expanded (capped at ``limit``).
+
+    A few lines of aliases can stand for billions of values (a 'billion laughs' file); counting
+    on the composed graph, where an alias is a shared node, costs only its real size.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(current: yaml.Node) -> int:
+        key = id(current)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise yaml.MarkedYAMLError(None, None, "an alias refers to the value that contains it", current.start_mark)
+        active.add(key)
+        total = 1
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                total += size(key_node) + size(value_node)
+                if total > limit:
+                    break
+        elif isinstance(current, yaml.SequenceNode):
+            for item in current.value:
+                total += size(item)
+                if total > limit:
+                    break
+        active.discard(key)
+        sizes[key] = min(total, limit + 1)
+        return sizes[key]
+
+    return size(node)
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: {path.stat().st_size} bytes; a scenario or preset file is at most "
+                                f"{MAX_SCENARIO_BYTES >> 20} MiB")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path} is a folder; give a .yaml file") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"{path}:{line}: not a UTF-8 text file (byte {exc.start}); give a YAML file") from None
+    if "\x00" in text:
+        raise ScenarioError(f"{path}:{text[:text.index(chr(0))].count(chr(10)) + 1}: holds a NUL byte; "
+                            f"not a YAML text file")
+    return text
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
+    text = _read_text(path)
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise ScenarioError(f"{path}: expands to more than {MAX_YAML_NODES} values through anchors and aliases; "
+                                f"a scenario needs far fewer")
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ScenarioError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply to be a scenario") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}:1: expected a mapping of keys (name:, classes:, ...), got {type(data).__name__}")
     return data, (_line_map(node) if node is not None else {})
@@ -81,17 +159,17 @@ def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], e
     """One line per problem, each naming the file, line, field and the expectation."""
     messages = []
     for item in error.errors(include_url=False):
-        field_path = _data_path(data, item["loc"])
+        field_path = data_path(data, item["loc"])
         ctx = item.get("ctx") or {}
         if item["type"] == "unknown_key":
             field_path = field_path + (ctx["key"],)
         elif item["type"] == "missing":
             field_path = tuple(item["loc"])
-        line = lines.get(field_path) or lines.get(_data_path(data, item["loc"])) or 1
+        line = lines.get(field_path) or lines.get(data_path(data, item["loc"])) or 1
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "required field is missing"
-        messages.append(f"{path}:{line}: {_dotted(field_path)}: {message}")
+        messages.append(f"{path}:{line}: {dotted(field_path)}: {message}")
     return "\n".join(dict.fromkeys(messages))
 
 
@@ -126,7 +204,7 @@ def locate(scenario: Scenario, *field: str | int) -> str:
     line = next((lines[field[:n]] for n in range(len(field), 0, -1) if field[:n] in lines), 1)
     source = scenario.source
     shown = source.relative_to(Path.cwd()) if source and source.is_relative_to(Path.cwd()) else source
-    return f"{shown or '<scenario>'}:{line}: {_dotted(field)}"
+    return f"{shown or '<scenario>'}:{line}: {dotted(field)}"
 
 
 def preset_search_dirs() -> list[Path]:

@@ -8,37 +8,28 @@ valid key suggested, because a silently ignored typo wastes a whole render run.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pathlib import Path
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from simgen.config.distributions import (
-    ChoiceDist, Distribution, FloatDist, IntDist, constant, loguniform, non_negative, positive, uniform)
+    ChoiceDist, Distribution, FloatDist, IntDist, constant, loguniform, non_negative, positive, uniform, within)
+from simgen.config.limits import MAX_CLASSES, MAX_COUNT, MAX_FRAMES, MAX_INSTANCES, MAX_SEED
+from simgen.config.strict import StrictModel
 
 NonNegative = Annotated[FloatDist, AfterValidator(lambda d: non_negative(d))]
 Positive = Annotated[FloatDist, AfterValidator(lambda d: positive(d))]
-Count = Annotated[IntDist, AfterValidator(lambda d: non_negative(d, "count"))]
-
-
-class StrictModel(BaseModel):
-    """Base for every schema section: unknown keys are refused with a suggestion."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
-            for key in data:
-                if key not in allowed:
-                    close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.5)
-                    hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(allowed))}"
-                    raise PydanticCustomError("unknown_key", "unknown key '{key}'{hint}", {"key": key, "hint": hint})
-        return data
+Count = Annotated[IntDist, AfterValidator(lambda d: within(d, 0, MAX_COUNT, "count"))]
+Scale = Annotated[FloatDist, AfterValidator(lambda d: within(d, 0, 1000, "scale", open_low=True))]
+Metres = Annotated[FloatDist, AfterValidator(lambda d: within(d, 0, 100_000, "distance in metres", open_low=True))]
+FieldOfView = Annotated[FloatDist, AfterValidator(
+    lambda d: within(d, 0, 180, "field of view in degrees", open_low=True, open_high=True))]
+FocalLength = Annotated[FloatDist, AfterValidator(
+    lambda d: within(d, 0, 10_000, "focal length in mm", open_low=True))]
 
 
 class Vector3(StrictModel):
@@ -136,15 +127,15 @@ class ClassSpec(StrictModel):
                     "or a file path/glob (OBJ, PLY, STL, glTF/GLB, FBX, USD, .blend, 'scene.blend#Collection'); "
                     "relative paths are relative to the scenario file")
     count: Count = Field(default_factory=lambda: Distribution("uniform", (1, 3), integer=True))
-    scale: Positive = Field(default_factory=lambda: constant(1.0),
-                            description="uniform scale factor applied to the asset")
+    scale: Scale = Field(default_factory=lambda: constant(1.0),
+                         description="uniform scale factor applied to the asset")
     position: Vector3 | None = Field(
         default=None, description="sampled position (metres) instead of scatter placement; pins a pose exactly")
     rotation: Literal["upright", "free"] = Field(
         "upright", description="upright: random yaw only; free: uniform over all 3D rotations")
     rotation_deg: Vector3 | None = Field(
         default=None, description="XYZ Euler rotation in degrees (overrides rotation)")
-    size_m: Positive | None = Field(
+    size_m: Metres | None = Field(
         default=None, description="scale each asset so its longest side is this many metres (before scale)")
     material: MaterialSpec = Field(default_factory=MaterialSpec)
     keypoints: KeypointSpec | None = None
@@ -156,7 +147,7 @@ class PhysicsSpec(StrictModel):
     steps: int = Field(100, ge=1, le=2000, description="simulation frames (24 per second)")
     drop_height_m: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.15),
                                        description="start this far above the resting height")
-    substeps: int = Field(10, ge=1, description="solver substeps per frame")
+    substeps: int = Field(10, ge=1, le=1000, description="solver substeps per frame")
 
 
 class PlacementSpec(StrictModel):
@@ -166,7 +157,7 @@ class PlacementSpec(StrictModel):
         "scatter", description="scatter: random, no overlap; grid: jittered grid; pile: dropped onto each other "
                                "(needs physics)")
     physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
-    count_multiplier: Positive = Field(default_factory=lambda: constant(1.0),
+    count_multiplier: Scale = Field(default_factory=lambda: constant(1.0),
                                        description="scales every class's sampled count (crowded scenes)")
     rotation: Literal["upright", "free"] | None = Field(
         None, description="overrides every class's rotation (free: objects upside down, on their sides)")
@@ -178,8 +169,8 @@ class PlacementSpec(StrictModel):
     area: tuple[float, float] | None = Field(
         None, description="width and depth (metres) of the area, centred on the origin (or on the surface); "
                           "default 1 x 1, or the surface's top")
-    min_gap: float = Field(0.01, ge=0, description="minimum clearance between object footprints (metres)")
-    max_tries: int = Field(200, ge=1, description="attempts per object before giving up")
+    min_gap: float = Field(0.01, ge=0, le=1000, description="minimum clearance between object footprints (metres)")
+    max_tries: int = Field(200, ge=1, le=100_000, description="attempts per object before giving up")
     on_failure: Literal["error", "drop"] = Field(
         "drop", description="when an object does not fit: drop it (and record that) or stop with an error")
 
@@ -190,8 +181,8 @@ class PlacementSpec(StrictModel):
                                       "add physics: {steps: 100}", {})
         if self.area is None:
             return self
-        if self.area[0] <= 0 or self.area[1] <= 0:
-            raise PydanticCustomError("area", "area must be two positive sizes in metres, got {got}",
+        if not all(0 < side <= 100_000 for side in self.area):
+            raise PydanticCustomError("area", "area must be two positive sizes in metres (at most 100 km), got {got}",
                                       {"got": list(self.area)})
         return self
 
@@ -199,7 +190,7 @@ class PlacementSpec(StrictModel):
 class OrbitPose(StrictModel):
     """Camera on a sphere around a target, looking at it."""
 
-    distance: Positive = Field(default_factory=lambda: uniform(2.0, 4.0))
+    distance: Metres = Field(default_factory=lambda: uniform(2.0, 4.0))
     elevation_deg: FloatDist = Field(default_factory=lambda: uniform(20.0, 60.0))
     azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
     roll_deg: FloatDist = Field(default_factory=lambda: constant(0.0))
@@ -265,9 +256,10 @@ class MotionBlurSpec(StrictModel):
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
-    focal_length_mm: Positive = Field(default_factory=lambda: constant(35.0))
-    sensor_width_mm: float = Field(36.0, gt=0)
-    fov_deg: Positive | None = Field(None, description="horizontal field of view; overrides focal_length_mm")
+    focal_length_mm: FocalLength = Field(default_factory=lambda: constant(35.0))
+    sensor_width_mm: float = Field(36.0, gt=0, le=1000)
+    fov_deg: FieldOfView | None = Field(None, description="horizontal field of view in degrees, in (0, 180); "
+                                                          "overrides focal_length_mm")
     K: Intrinsics | None = Field(None, description="full intrinsics; overrides focal length and field of view")
     orbit: OrbitPose | None = None
     fixed: FixedPose | None = None
@@ -276,7 +268,7 @@ class CameraSpec(StrictModel):
                                           description="random offset of the look-at point (orbit)")
     min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
                                                             "object centres projects into the image")
-    max_pose_tries: int = Field(25, ge=1)
+    max_pose_tries: int = Field(25, ge=1, le=10_000)
     exposure_ev: FloatDist = Field(default_factory=lambda: constant(0.0),
                                    description="exposure in stops (night shots: negative)")
     view_transform: ChoiceDist | None = Field(None, description="Standard, AgX, Filmic, Khronos PBR Neutral; "
@@ -360,7 +352,7 @@ class GroundSpec(StrictModel):
     """The surface objects stand on."""
 
     enabled: bool = True
-    size: float = Field(20.0, gt=0, description="edge length of the square ground plane (metres)")
+    size: float = Field(20.0, gt=0, le=100_000, description="edge length of the square ground plane (metres)")
     material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
         mode=constant("procedural"),
         color=ColorHSV(hue=uniform(0.0, 1.0), saturation=uniform(0.0, 0.3),
@@ -442,7 +434,7 @@ class ConditionTarget(StrictModel):
     """How many frames carry a condition, and (for your own conditions) what it changes."""
 
     fraction: float | None = Field(None, ge=0, le=1)
-    count: int | None = Field(None, ge=0, description="an exact number of frames instead of a fraction")
+    count: int | None = Field(None, ge=0, le=MAX_FRAMES, description="an exact number of frames instead of a fraction")
     override: dict[str, Any] | None = Field(
         None, description="scenario sections replaced in frames with this condition (deep-merged); "
                           "built-in conditions have their own")
@@ -495,10 +487,10 @@ class Scenario(StrictModel):
     """A whole scenario file."""
 
     name: str = Field(min_length=1)
-    seed: int = 0
-    frames: int = Field(16, ge=1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    frames: int = Field(16, ge=1, le=MAX_FRAMES)
     render: str = Field("draft", description="a preset in render_configs/ (preview, draft, production) or a path")
-    classes: list[ClassSpec] = Field(min_length=1)
+    classes: list[ClassSpec] = Field(min_length=1, max_length=MAX_CLASSES)
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     camera: CameraSpec = Field(default_factory=CameraSpec)
     sun: SunSpec | None = Field(default_factory=SunSpec)
@@ -548,9 +540,19 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _unique_class_names(self) -> "Scenario":
-        names = [c.name for c in self.classes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(c.name for c in self.classes)
+        duplicates = sorted(name for name, n in counts.items() if n > 1)
         if duplicates:
             raise PydanticCustomError("duplicate_class", "class names must be unique; repeated: {names}",
-                                      {"names": ", ".join(duplicates)})
+                                      {"names": ", ".join(duplicates[:10])})
+        return self
+
+    @model_validator(mode="after")
+    def _instance_ids_fit(self) -> "Scenario":
+        """instance/*.png holds uint16 ids: a frame cannot hold more labeled objects than that."""
+        multiplier = self.placement.count_multiplier.bounds or (1.0, 1.0)
+        most = sum((c.count.bounds or (0, MAX_COUNT))[1] for c in self.classes) * multiplier[1]
+        if most > MAX_INSTANCES:
+            raise PydanticCustomError("too_many", "up to {most} labeled objects per frame; at most {limit} fit the "
+                                      "16-bit instance masks", {"most": int(most), "limit": MAX_INSTANCES})
         return self

@@ -9,7 +9,8 @@ from simgen.dataset.ownership import FRAME_FILE, Layout
 from simgen.dataset.reader import ANNOTATIONS
 from simgen.dataset.writer import JOURNAL, QUARANTINE, RESERVE, SUBDIRS
 
-SPLIT_FILES = tuple(f"annotations_{split}.json" for split in ("train", "val", "test"))  # coco-split in place
+SPLITS = ("train", "val", "test")
+SPLIT_FILES = tuple(f"annotations_{split}.json" for split in SPLITS)  # coco-split, also in place
 REPORT = ("report.html", "report_files")
 
 DATASET = Layout(

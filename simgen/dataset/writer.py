@@ -40,7 +40,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise _as_output_error(exc, path) from None
+        raise as_output_error(exc, path) from None
 
 
 def atomic_write_json(path: Path, payload: Any, compact: bool = False) -> None:
@@ -49,7 +49,7 @@ def atomic_write_json(path: Path, payload: Any, compact: bool = False) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _as_output_error(exc: OSError, path: Path) -> OutputError:
+def as_output_error(exc: OSError, path: Path) -> OutputError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFullError(f"disk full while writing {path}")
     return OutputError(f"cannot write {path}: {exc.strerror}")
@@ -151,7 +151,7 @@ def read_journal(out: Path) -> Iterator[dict[str, Any]]:
     yield from scan_journal(out).records
 
 
-def _intact(out: Path, record: dict[str, Any]) -> bool:
+def intact(out: Path, record: dict[str, Any]) -> bool:
     """The frame's files are where its record says, with the sizes and checksums it recorded."""
     recorded = record.get("files", {})
     for relative in frame_files(record["image"]):
@@ -189,7 +189,7 @@ class DiskReserve:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise _as_output_error(exc, self.path) from None
+            raise as_output_error(exc, self.path) from None
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -204,7 +204,7 @@ class DatasetWriter:
             try:
                 (out / sub).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise _as_output_error(exc, out / sub) from None
+                raise as_output_error(exc, out / sub) from None
 
     def repair(self) -> int:
         """After a crash: cut a half-written last journal line, set damaged lines aside in
@@ -225,7 +225,7 @@ class DatasetWriter:
                 with open(self.out / QUARANTINE, "ab") as quarantine:
                     quarantine.writelines(scan.damaged)
             except OSError as exc:
-                raise _as_output_error(exc, self.out / QUARANTINE) from None
+                raise as_output_error(exc, self.out / QUARANTINE) from None
             atomic_write_bytes(journal, b"".join(scan.lines))
         for sub in SUBDIRS:
             for leftover in (self.out / sub).glob(".*.tmp*"):
@@ -255,7 +255,7 @@ class DatasetWriter:
             files[rgb] = fingerprint(staged.read_bytes())
             os.replace(staged, self.out / rgb)
         except OSError as exc:
-            raise _as_output_error(exc, self.out / rgb) from None
+            raise as_output_error(exc, self.out / rgb) from None
         return files
 
     def append_journal(self, record: dict[str, Any]) -> int:
@@ -268,11 +268,11 @@ class DatasetWriter:
                 os.fsync(journal.fileno())
                 return journal.tell()
         except OSError as exc:
-            raise _as_output_error(exc, self.out / JOURNAL) from None
+            raise as_output_error(exc, self.out / JOURNAL) from None
 
     def finished_frames(self) -> set[int]:
         """Frames whose last journal record is intact and whose files match it byte for byte."""
         latest: dict[int, dict[str, Any]] = {}
         for record in read_journal(self.out):
             latest[int(record["image"]["frame_index"])] = record
-        return {index for index, record in latest.items() if _intact(self.out, record)}
+        return {index for index, record in latest.items() if intact(self.out, record)}

@@ -40,14 +40,14 @@ import numpy as np
 import yaml
 
 from simgen.annotate.instances import decode_rle
+from simgen.dataset.layout import SPLIT_FILES, SPLITS
+from simgen.dataset.ownership import FRAME_FILE, Layout, claim, clear, marked_kind
 from simgen.dataset.reader import frame_files, member, read_coco
 from simgen.dataset.writer import SUBDIRS, atomic_write_bytes, atomic_write_json
 from simgen.errors import OutputError
 
-SPLITS = ("train", "val", "test")
 FORMATS = ("yolo", "yolo-seg", "coco-split")
 DEFAULT_SPLIT = "0.8,0.1,0.1"
-MARKERS = {"yolo": "data.yaml", "yolo-seg": "data.yaml", "coco-split": "annotations_train.json"}
 
 Coco = dict[str, Any]
 Ratios = tuple[float, float, float]
@@ -125,19 +125,23 @@ def place(src: Path, dst: Path, symlink: bool) -> str:
         raise OutputError(f"cannot write {dst}: {exc.strerror}") from None
 
 
-def prepare_dest(out: Path, dest: Path, fmt: str, owned: Sequence[str]) -> None:
+YOLO_LAYOUT = Layout("export:yolo", frozenset({"data.yaml"}),
+                     {f"{kind}/{split}": FRAME_FILE for kind in ("images", "labels") for split in SPLITS})
+LAYOUTS = {"yolo": YOLO_LAYOUT, "yolo-seg": YOLO_LAYOUT,
+           "coco-split": Layout("export:coco-split", frozenset(SPLIT_FILES), {sub: FRAME_FILE for sub in SUBDIRS})}
+
+
+def prepare_dest(out: Path, dest: Path, fmt: str) -> None:
     """Refuse a DEST that is (or holds) the dataset or is somebody else's folder, and clear what an
-    earlier export left, so no image can sit in two splits after re-exporting with another seed."""
+    earlier export of this kind left there (its own files only), so no image can sit in two splits
+    after re-exporting with another seed."""
     out_r, dest_r = out.resolve(), dest.resolve()
     if dest_r == out_r or dest_r in out_r.parents:
         raise OutputError(f"-o {dest} is the dataset folder or contains it; choose another folder, e.g. {out}-{fmt}")
-    if dest.exists() and not dest.is_dir():
-        raise OutputError(f"-o {dest} exists and is not a folder")
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / MARKERS[fmt]).is_file():
-        raise OutputError(f"-o {dest} is not empty and holds no earlier '{fmt}' export; choose a new or empty folder")
-    for sub in owned:
-        shutil.rmtree(dest / sub, ignore_errors=True)
-    dest.mkdir(parents=True, exist_ok=True)
+    layout = LAYOUTS[fmt]
+    if dest.is_dir() and marked_kind(dest) == layout.kind:
+        clear(dest, layout)
+    claim(dest, layout)
 
 
 def annotations_by_image(coco: Coco) -> dict[int, list[dict]]:
@@ -267,10 +271,10 @@ def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 
     summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
     if fmt == "coco-split":
         if dest.resolve() != out.resolve():
-            prepare_dest(out, dest, fmt, SUBDIRS)
+            prepare_dest(out, dest, fmt)
         export_coco_split(coco, out, dest, splits, summary, symlink)
     else:
-        prepare_dest(out, dest, fmt, ["images", "labels"])
+        prepare_dest(out, dest, fmt)
         export_yolo(coco, out, dest, splits, summary, segment=fmt == "yolo-seg", symlink=symlink)
     return summary
 
