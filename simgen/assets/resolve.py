@@ -7,12 +7,12 @@ asset name stops the run at once instead of after hours of rendering.
 from __future__ import annotations
 
 import difflib
-import glob
 import importlib.util
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from simgen.assets.files import absolute, expand
 from simgen.assets import catalog
 from simgen.errors import AssetError
 
@@ -93,10 +93,8 @@ def _split_member(spec: str) -> tuple[str, str | None]:
 def _resolve_files(spec: str, base_dir: Path) -> list[AssetRef]:
     """A path or glob of mesh files, each licensed by the LICENSE/ATTRIBUTION notes beside it."""
     text, member = _split_member(spec)
-    pattern = Path(text).expanduser()
-    if not pattern.is_absolute():
-        pattern = base_dir / pattern
-    paths = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+    pattern = absolute(text, base_dir)
+    paths = expand(text, base_dir, "asset")
     suffixes = (".blend",) if member else MESH_SUFFIXES
     files = [p for p in paths if p.is_file() and p.suffix.lower() in suffixes]
     if not files:

@@ -30,6 +30,7 @@ from simgen.blender.materials import JitteredMaterials, SurfaceMaterial
 from simgen.blender.physics import RigidBodies
 from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
+from simgen.config.scenario import is_path_like
 from simgen.errors import AssetError
 from simgen.sampling.frame_spec import (
     AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams, solid_distractors)
@@ -530,7 +531,7 @@ class BlenderBackend:
 
     def _image(self, name_or_path: str) -> bpy.types.Image:
         if name_or_path not in self._images:
-            path = Path(name_or_path) if ("/" in name_or_path or "." in name_or_path) else bundled_hdri_path(name_or_path)
+            path = Path(name_or_path) if is_path_like(name_or_path) else bundled_hdri_path(name_or_path)
             if not path.is_file():
                 raise AssetError(f"image '{name_or_path}' not found (looked for {path})")
             self._images[name_or_path] = bpy.data.images.load(str(path), check_existing=True)

@@ -323,6 +323,11 @@ class LightsSpec(StrictModel):
         return self
 
 
+def is_path_like(name: str) -> bool:
+    """An HDRI or image given as a file, folder or glob rather than by a bundled name."""
+    return "/" in name or "." in name
+
+
 BUNDLED_HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
 
 
@@ -345,6 +350,13 @@ class WorldSpec(StrictModel):
             if value not in ("hdri", "sky", "color"):
                 raise PydanticCustomError("world_type", "unknown world type '{t}'; use hdri, sky or color",
                                           {"t": value})
+        for name in self.hdri.params if self.hdri is not None else ():
+            if not isinstance(name, str) or not (is_path_like(name) or name in BUNDLED_HDRIS):
+                close = difflib.get_close_matches(str(name), BUNDLED_HDRIS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise PydanticCustomError("hdri", "unknown bundled HDRI '{name}': {hint}bundled ones are {all}; or "
+                                          "give a path, folder or glob of .exr/.hdr files",
+                                          {"name": name, "hint": hint, "all": ", ".join(BUNDLED_HDRIS)})
         return self
 
 

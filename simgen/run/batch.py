@@ -20,6 +20,7 @@ from typing import Any, Iterator, Protocol
 from tqdm import tqdm
 
 import simgen
+from simgen.assets.files import expand_files, image_problem
 from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config import load_preset, load_scenario
@@ -38,7 +39,7 @@ from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpe
 from simgen.run.interrupt import StopRequest
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
-from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET
+from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET, hdri_patterns, texture_patterns
 
 
 @dataclass
@@ -173,7 +174,24 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     for index, cls in enumerate(scenario.classes):
         with _located(scenario, "classes", index, "asset"):
             classes[cls.name] = resolve_class_assets(cls.asset, base)
+    _check_images(scenario, scenarios)
     return SceneAssets(classes, distractors, surface)
+
+
+def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> None:
+    """Every HDRI and texture file any frame may draw exists and is an image Blender can read (a text
+    file named .exr would otherwise render as a magenta world, with no error)."""
+    checked: set[str] = set()
+    for each in scenarios:
+        for field, patterns in ((("world", "hdri"), hdri_patterns(each)), (("materials",), texture_patterns(each))):
+            for pattern in patterns:
+                with _located(scenario, *field):
+                    for file in expand_files(pattern, scenario.source_dir, field[-1]):
+                        if file not in checked:
+                            checked.add(file)
+                            problem = image_problem(Path(file))
+                            if problem:
+                                raise AssetError(f"{file}: {problem}")
 
 
 def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:

@@ -8,7 +8,6 @@ stage on or off leaves every other stage's draws untouched.
 
 from __future__ import annotations
 
-import glob
 import math
 import zlib
 from dataclasses import dataclass
@@ -16,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from simgen.assets.files import expand_files
 from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.conditions import condition_fractions, conditions_of, variant
-from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario
+from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, is_path_like
 from simgen.errors import AssetError, PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
@@ -32,25 +32,22 @@ from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, sh
 BACKDROP_ASSET = "primitive:plane"
 RAIN_ASSET = "primitive:cylinder"
 SNOW_ASSET = "primitive:sphere"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".hdr", ".tif", ".tiff", ".webp")
-
-
 def stage_rng(seed: int, frame: int, stage: str) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, frame, zlib.crc32(stage.encode())])
 
 
-def expand_files(pattern: str, base_dir: Path, what: str) -> list[str]:
-    """A file, folder or glob of images, sorted so draws are reproducible."""
-    path = Path(pattern).expanduser()
-    path = path if path.is_absolute() else base_dir / path
-    if path.is_dir():
-        candidates = sorted(str(p) for p in path.iterdir())
-    else:
-        candidates = sorted(glob.glob(str(path), recursive=True))
-    files = [c for c in candidates if Path(c).suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise AssetError(f"{what} '{pattern}' matches no image file (looked in {path})")
-    return files
+def texture_patterns(scenario: Scenario) -> list[str]:
+    """The ``textures:`` patterns of every material the scenario samples (objects, ground, backdrop, clutter)."""
+    specs = [c.material for c in scenario.classes] + [scenario.ground.material]
+    specs += [scenario.backdrop.material] if scenario.backdrop else []
+    specs += [scenario.distractors.material] if scenario.distractors else []
+    return list(dict.fromkeys(spec.textures for spec in specs if spec.textures))
+
+
+def hdri_patterns(scenario: Scenario) -> list[str]:
+    """World HDRIs given as files, folders or globs (the bundled ones are given by name)."""
+    names = scenario.world.hdri.params if scenario.world.hdri is not None else ()
+    return [str(name) for name in names if is_path_like(str(name))]
 
 
 @dataclass
@@ -114,14 +111,9 @@ class FrameSampler:
         self._variants: dict[tuple[str, ...], FrameSampler] = {}
         base = scenario.source_dir
         self._textures: dict[str, list[str]] = {}
-        for spec in self._material_specs():
-            if spec.textures and spec.textures not in self._textures:
-                self._textures[spec.textures] = expand_files(spec.textures, base, "textures")
-        self._hdris: dict[str, list[str]] = {}
-        if scenario.world.hdri is not None:
-            for name in scenario.world.hdri.params:
-                if "/" in str(name) or "." in str(name):
-                    self._hdris[name] = expand_files(str(name), base, "hdri")
+        for pattern in texture_patterns(scenario):
+            self._textures[pattern] = expand_files(pattern, base, "textures")
+        self._hdris = {pattern: expand_files(pattern, base, "hdri") for pattern in hdri_patterns(scenario)}
 
     def _placement_region(self) -> tuple[tuple[float, float], np.ndarray]:
         """Size of the area objects go in, and the point (x, y, z) at its centre: the ground, or a surface's top."""
@@ -134,12 +126,6 @@ class FrameSampler:
         lo, hi = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
         area = spec.area or (float(hi[0] - lo[0]) * 0.9, float(hi[1] - lo[1]) * 0.9)
         return area, np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, top])
-
-    def _material_specs(self) -> list[MaterialSpec]:
-        sc = self.scenario
-        specs = [c.material for c in sc.classes] + [sc.ground.material]
-        specs += [sc.backdrop.material] if sc.backdrop else []
-        return specs + ([sc.distractors.material] if sc.distractors else [])
 
     def sample(self, index: int) -> FrameSpec:
         """Frame ``index``, with the conditions the coverage plan gives it applied."""
