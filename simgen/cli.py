@@ -95,15 +95,16 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Validate a scenario and its assets without Blender, and sample a few frames to catch placement trouble."""
-    from simgen.run.batch import RenderOptions, prepare
+    """Everything a render would use, loaded: the scenario, every asset (in Blender) and image, and a few frames sampled."""
+    from simgen.run.batch import RenderOptions, check_scenario
 
-    scenario, preset, assets = prepare(Path(args.scenario), RenderOptions(render_config=args.render_config))
-    n_assets = len(assets.all())
+    report = check_scenario(Path(args.scenario), RenderOptions(render_config=args.render_config), args.sample)
+    scenario, preset = report.scenario, report.preset
     print(f"{args.scenario}: OK. Scenario '{scenario.name}', {len(scenario.classes)} class(es) "
-          f"({', '.join(c.name for c in scenario.classes)}), {n_assets} asset file(s), {scenario.frames} frame(s), "
-          f"seed {scenario.seed}, preset '{preset.name}' at {preset.resolution[0]}x{preset.resolution[1]}, "
-          f"{preset.samples} samples.")
+          f"({', '.join(c.name for c in scenario.classes)}), {report.assets} asset file(s) loaded in Blender"
+          f"{f', {report.images} image file(s) read' if report.images else ''}, {report.sampled} frame(s) sampled ({report.objects} object(s) "
+          f"placed, {report.dropped} dropped); {scenario.frames} frame(s), seed {scenario.seed}, preset "
+          f"'{preset.name}' at {preset.resolution[0]}x{preset.resolution[1]}, {preset.samples} samples.")
     return 0
 
 
@@ -168,9 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("-o", "--out", required=True)
     merge.set_defaults(handler=_merge)
 
-    check = commands.add_parser("check", help="validate a scenario and its assets without rendering")
+    check = commands.add_parser(
+        "check", help="validate a scenario, load its assets and sample a few frames, without rendering",
+        description="Everything a render would read, without rendering: the scenario and preset are validated, "
+                    "every asset is imported into Blender, every HDRI and texture is read, and the first frames "
+                    "are sampled (placement, camera, conditions). A scenario that passes does not fail a render "
+                    "on its inputs.")
     check.add_argument("scenario")
     check.add_argument("--render-config", metavar="PRESET")
+    check.add_argument("--sample", type=bounded_int(0, 1000), default=4, metavar="N",
+                       help="frames to sample (default: 4)")
     check.set_defaults(handler=_check)
 
     schema = commands.add_parser("schema", help="print the scenario JSON Schema (for editor autocompletion)")

@@ -14,7 +14,9 @@ class ScenarioError(SimgenError):
 
 
 class AssetError(SimgenError):
-    """An asset reference that resolves to nothing or cannot be loaded."""
+    """An asset reference that resolves to nothing or cannot be loaded; ``key`` names the asset when known."""
+
+    key: str | None = None
 
 
 class DeviceError(SimgenError):

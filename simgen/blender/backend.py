@@ -230,22 +230,30 @@ class BlenderBackend:
 
     # ----------------------------------------------------------------- assets, once per process
     def load_assets(self, refs: list[AssetRef]) -> dict[str, AssetBounds]:
-        """Import each asset once; returns its bounds so the sampler can place it."""
+        """Import each asset once; returns its bounds so the sampler can place it. A failure raises
+        AssetError with ``key`` set, so the driver can name the scenario field that asked for the asset."""
         bounds = {}
         for ref in refs:
-            if ref.key not in self._library:
-                obj = self._create_primitive(ref.primitive) if ref.kind == "primitive" else self._import_file(ref)
-                if not obj.data.materials:
-                    obj.data.materials.append(None)
-                self._library[ref.key] = obj
-                self._pools[ref.key] = []
-            vertices = hull_vertices(self._library[ref.key].data)
-            if len(vertices) == 0:
-                raise AssetError(f"asset {ref.key} has no vertices")
-            self.asset_vertices[ref.key] = vertices
-            bounds[ref.key] = AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
+            try:
+                bounds[ref.key] = self._load(ref)
+            except AssetError as exc:
+                exc.key = ref.key
+                raise
         self.asset_bounds.update(bounds)
         return bounds
+
+    def _load(self, ref: AssetRef) -> AssetBounds:
+        if ref.key not in self._library:
+            obj = self._create_primitive(ref.primitive) if ref.kind == "primitive" else self._import_file(ref)
+            if not obj.data.materials:
+                obj.data.materials.append(None)
+            self._library[ref.key] = obj
+            self._pools[ref.key] = []
+        vertices = hull_vertices(self._library[ref.key].data)
+        if len(vertices) == 0:
+            raise AssetError(f"asset {ref.key} has no vertices")
+        self.asset_vertices[ref.key] = vertices
+        return AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
 
     def library_object(self, key: str) -> bpy.types.Object:
         """The hidden imported original of a loaded asset, for previews and inspection."""

@@ -8,6 +8,7 @@ driver is the only writer of the journal and of ``annotations.json``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -37,9 +38,13 @@ from simgen.dataset.writer import JOURNAL, QUARANTINE, DatasetWriter, DiskReserv
 from simgen.errors import AssetError, DiskFullError, Interrupted, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
 from simgen.run.interrupt import StopRequest
+from simgen.run.redirect import redirect_output
 from simgen.run.shard import Shard
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
 from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET, hdri_patterns, texture_patterns
+
+
+BYTES_PER_PIXEL = 128  # Cycles' passes and denoising buffers, the render result, EXR and numpy copies
 
 
 @dataclass
@@ -149,10 +154,27 @@ def _located(scenario: Scenario, *field: str | int) -> Iterator[None]:
         raise AssetError(f"{locate(scenario, *field)}: {exc}") from None
 
 
+@contextmanager
+def _assets_located(scenario: Scenario, assets: SceneAssets) -> Iterator[None]:
+    """An asset that fails to load in Blender is named by the scenario field that asked for it."""
+    try:
+        yield
+    except AssetError as exc:
+        if exc.key is None:
+            raise
+        field: tuple[str | int, ...] = ("distractors", "shapes")
+        for index, cls in enumerate(scenario.classes):
+            if any(ref.key == exc.key for ref in assets.classes.get(cls.name, [])):
+                field = ("classes", index, "asset")
+        if assets.surface is not None and assets.surface.key == exc.key:
+            field = ("placement", "surface")
+        raise AssetError(f"{locate(scenario, *field)}: {exc}") from None
+
+
 def resolve_assets(scenario: Scenario) -> SceneAssets:
     """Every asset any frame may need: the scenario's own, and what its conditions add (distractors, weather)."""
     base = scenario.source_dir
-    scenarios = [scenario] + [variant(scenario, (name,)) for name in scenario.conditions]
+    scenarios = variants(scenario)
     distractors: dict[str, list] = {}
     for each in scenarios:
         shapes = [str(shape) for shape in each.distractors.shapes.params] if each.distractors else []
@@ -178,9 +200,14 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     return SceneAssets(classes, distractors, surface)
 
 
-def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> None:
+def variants(scenario: Scenario) -> list[Scenario]:
+    """The scenario as plain frames see it, then as each condition's frames see it."""
+    return [scenario] + [variant(scenario, (name,)) for name in scenario.conditions]
+
+
+def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> set[str]:
     """Every HDRI and texture file any frame may draw exists and is an image Blender can read (a text
-    file named .exr would otherwise render as a magenta world, with no error)."""
+    file named .exr would otherwise render as a magenta world, with no error). Returns the files."""
     checked: set[str] = set()
     for each in scenarios:
         for field, patterns in ((("world", "hdri"), hdri_patterns(each)), (("materials",), texture_patterns(each))):
@@ -192,6 +219,7 @@ def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> None:
                             problem = image_problem(Path(file))
                             if problem:
                                 raise AssetError(f"{file}: {problem}")
+    return checked
 
 
 def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:
@@ -203,6 +231,57 @@ def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, Rend
         scenario.seed = options.seed
     preset = load_preset(options.render_config or scenario.render, base_dir=scenario.source_dir)
     return scenario, preset, resolve_assets(scenario)
+
+
+@dataclass
+class CheckReport:
+    scenario: Scenario
+    preset: RenderPreset
+    assets: int
+    images: int
+    sampled: int
+    objects: int
+    dropped: int
+
+
+def check_scenario(scenario_path: Path, options: RenderOptions, frames: int = 4) -> CheckReport:
+    """What ``simgen check`` proves: the inputs load as a render would load them, and frames sample.
+
+    Blender imports every asset here (a corrupt mesh fails now, not at frame 0 of a long run), on
+    the CPU and in a scratch folder, so nothing is written next to the scenario.
+    """
+    import tempfile
+
+    scenario, preset, assets = prepare(scenario_path, options)
+    _check_memory(preset, 1)
+    eager, deferred = assets.split_by_need()
+    with tempfile.TemporaryDirectory(prefix="simgen-check-") as scratch:
+        with _assets_located(scenario, assets):
+            renderer = FrameRenderer(RendererSpec(scenario, preset, assets, Path(scratch), "cpu"))
+        try:
+            with redirect_output(Path(scratch) / "simgen.log"), _assets_located(scenario, assets):
+                renderer.backend.load_assets(list(deferred.values()))
+            specs = [renderer.sampler.sample(index) for index in range(min(frames, scenario.frames))]
+        finally:
+            renderer.close()
+    images = _check_images(scenario, variants(scenario))
+    return CheckReport(scenario, preset, len(eager) + len(deferred), len(images), len(specs),
+                       sum(len(s.objects) for s in specs), sum(len(s.dropped) for s in specs))
+
+
+def _check_memory(preset: RenderPreset, workers: int) -> None:
+    """Refuse a resolution whose render buffers would not fit this machine's memory (instead of swapping
+    to a halt or being killed mid-frame)."""
+    width, height = preset.resolution
+    needed = BYTES_PER_PIXEL * width * height * workers
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return
+    if needed > 0.8 * total:
+        raise SimgenError(f"{width}x{height} with {workers} worker(s) needs about {needed / 2**30:.1f} GiB for its "
+                          f"render buffers; this machine has {total / 2**30:.1f} GiB. Lower the resolution or the "
+                          f"number of workers")
 
 
 def check_output(out: Path, identity: str, digests: dict[str, str], overwrite: bool) -> None:
@@ -326,6 +405,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
         stop.on_timeout(lambda number: _print_stopped(f"simgen: stopped by {signal.Signals(number).name} before the "
                                                       f"first frame; nothing was rendered"))
         scenario, preset, assets = prepare(scenario_path, options)
+        _check_memory(preset, 1 if options.ray_address else len(options.gpus or ()) or options.workers)
         _check_request(stop, "before anything was written")
         identity = manifest_io.identity_hash(scenario, preset)
         all_refs = assets.all()
@@ -345,7 +425,8 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
             todo = [i for i in frames if i not in done]
             spec = RendererSpec(scenario, preset, assets, out, options.device)
             try:
-                source = _frame_source(spec, todo, options, stop)
+                with _assets_located(scenario, assets):
+                    source = _frame_source(spec, todo, options, stop)
             except SimgenError:
                 reserve.release()
                 if created and not done:  # leave no trace of a run that never started

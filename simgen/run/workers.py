@@ -44,7 +44,7 @@ def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id
     try:
         renderer = FrameRenderer(replace(plan.spec, gpu_indices=plan.gpu_indices))
     except SimgenError as exc:
-        results.put(("fatal", worker_id, str(exc)))
+        results.put(("fatal", worker_id, exc))
         return
     results.put(("ready", worker_id, (renderer.device, renderer.blender_version)))
     rendered = 0
@@ -61,7 +61,7 @@ def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id
         try:
             results.put(("done", worker_id, renderer.render(index)))
         except SimgenError as exc:  # disk full, unwritable output: nothing later can succeed either
-            results.put(("fatal", worker_id, str(exc)))
+            results.put(("fatal", worker_id, exc))
             return
         except Exception:  # noqa: BLE001 - one broken frame must not take the run down
             results.put(("failed", worker_id, FrameFailed(index, traceback.format_exc(limit=6))))
@@ -124,7 +124,7 @@ class WorkerPool:
             elif kind == "exit":
                 self._replace(worker_id)
             elif kind == "fatal":
-                raise SimgenError(payload)
+                raise payload
             if stop.requested:  # workers killed by the same signal are not failures to retry
                 return
             for failure in self._reap_dead():
@@ -141,7 +141,7 @@ class WorkerPool:
                     raise SimgenError("every worker process exited before starting; see simgen.log") from None
                 continue
             if kind == "fatal":
-                raise SimgenError(payload)
+                raise payload
             if kind == "ready":
                 self.device, self.blender_version = payload
         return self.device
