@@ -189,7 +189,12 @@ class DiskReserve:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise as_output_error(exc, self.path) from None
+            error = as_output_error(exc, self.path)
+            if isinstance(error, DiskFullError):
+                raise DiskFullError(f"disk full in {self.path.parent}: simgen holds back {needed / 2**20:.1f} MiB "
+                                    f"there ({RESERVE}) so that a full disk still leaves a valid annotations.json, "
+                                    f"and that much is not free") from None
+            raise error from None
 
     def release(self) -> None:
         self.path.unlink(missing_ok=True)

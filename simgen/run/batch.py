@@ -70,6 +70,7 @@ class FrameSource(Protocol):
 
     device: str
     blender_version: str
+    discards_on_stop: bool  # whether stopping drops the frames in flight (worker processes are killed)
 
     def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
         """Finished frames as they come; ends early (within a poll) once ``stop.requested``."""
@@ -82,6 +83,8 @@ class FrameSource(Protocol):
 
 class InProcess:
     """Frames rendered one after another in this process (the default, and the fastest on one device)."""
+
+    discards_on_stop = False  # the run stops between frames, or the watchdog ends it mid-render
 
     def __init__(self, spec: RendererSpec, frames: list[int]):
         self._renderer = FrameRenderer(spec)
@@ -391,19 +394,19 @@ class _Finisher:
                                  f"annotations.json lists them; free space and rerun the same command to resume")
         return error
 
-    def stopped_message(self, number: int) -> str:
+    def stopped_message(self, number: int, discarded: bool) -> str:
         name = signal.Signals(number).name
+        flight = "the frame in flight was discarded" if discarded else "no frame was left half-done"
         return (f"stopped by {name}: {len(self.coco['images'])} finished frame(s) are kept in {self.out} and "
-                f"annotations.json lists them; the frame in flight was discarded. Run the same command again to "
-                f"resume")
+                f"annotations.json lists them; {flight}. Run the same command again to resume")
 
 
 def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> RunSummary:
     """Render (or resume) the dataset of ``scenario_path`` into ``out``; see ``simgen render --help``."""
     wall_start = time.perf_counter()
     with StopRequest() as stop:
-        stop.on_timeout(lambda number: _print_stopped(f"simgen: stopped by {signal.Signals(number).name} before the "
-                                                      f"first frame; nothing was rendered"))
+        stop.on_timeout(lambda number: stop.say(f"\nsimgen: stopped by {signal.Signals(number).name} before the "
+                                                f"first frame; nothing was rendered"))
         scenario, preset, assets = prepare(scenario_path, options)
         _check_memory(preset, 1 if options.ray_address else len(options.gpus or ()) or options.workers)
         _check_request(stop, "before anything was written")
@@ -443,7 +446,7 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
             try:
                 manifest_io.write_manifest(out, manifest)
                 stop.on_timeout(lambda number: (finisher.finish("interrupted"),
-                                                _print_stopped(f"simgen: {finisher.stopped_message(number)}")))
+                                                stop.say(f"\nsimgen: {finisher.stopped_message(number, True)}")))
                 _render_frames(source, writer, reserve, finisher, stop, len(frames), len(frames) - len(todo),
                                options)
             except SimgenError as error:
@@ -462,8 +465,8 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
                 stop.acknowledge()
                 if stop.requested:
                     finisher.finish("interrupted")
-                    raise Interrupted(finisher.stopped_message(stop.signal_number or signal.SIGINT),
-                                      stop.signal_number or signal.SIGINT)
+                    number = stop.signal_number or signal.SIGINT
+                    raise Interrupted(finisher.stopped_message(number, discarded=source.discards_on_stop), number)
                 finisher.finish("complete" if not finisher.failed else "complete_with_failures")
     coco = finisher.coco
     return RunSummary(out=out, frames_total=len(frames), frames_rendered=finisher.rendered,
@@ -506,10 +509,6 @@ def _check_request(stop: StopRequest, when: str) -> None:
         stop.acknowledge()
         number = stop.signal_number or signal.SIGINT
         raise Interrupted(f"stopped by {signal.Signals(number).name} {when}; nothing was rendered", number)
-
-
-def _print_stopped(message: str) -> None:
-    print(f"\n{message}", file=sys.stderr)
 
 
 def _size(path: Path) -> int:

@@ -38,6 +38,7 @@ class StopRequest:
         self._previous: dict[int, object] = {}
         self._pipe: tuple[int, int] | None = None
         self._previous_fd = -1
+        self._stderr = -1  # the terminal's stderr, kept: while Blender renders, fd 2 points into simgen.log
 
     @property
     def requested(self) -> bool:
@@ -56,6 +57,10 @@ class StopRequest:
             return self  # signals go to the main thread only: a run started elsewhere is stopped by its caller
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
+        try:
+            self._stderr = os.dup(sys.stderr.fileno())
+        except (OSError, ValueError):
+            self._stderr = -1
         self._pipe = (read_fd, write_fd)
         for number in STOP_SIGNALS:
             self._previous[number] = signal.signal(number, self._handle)
@@ -78,6 +83,20 @@ class StopRequest:
         except OSError:
             pass
         os.close(write_fd)
+        if self._stderr >= 0:
+            os.close(self._stderr)
+            self._stderr = -1
+
+    def say(self, message: str) -> None:
+        """Print to the user's stderr even while Blender's output is redirected into the log."""
+        text = (message + "\n").encode("utf-8", "replace")
+        if self._stderr >= 0:
+            try:
+                os.write(self._stderr, text)
+                return
+            except OSError:
+                pass
+        sys.stderr.write(message + "\n")
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
         self._note(number)

@@ -31,6 +31,8 @@ class _Renderer:
 
 
 class RayFrames:
+    discards_on_stop = True
+
     def __init__(self, spec: RendererSpec, frames: list[int], address: str, actors: int):
         try:
             import ray

@@ -73,6 +73,8 @@ def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id
 class WorkerPool:
     """Renders frames in ``len(plans)`` processes; iterate over it to receive results as they finish."""
 
+    discards_on_stop = True
+
     def __init__(self, plans: list[WorkerPlan], frames: list[int], recycle_after: int = 0):
         self._ctx = mp.get_context("spawn")  # a fresh interpreter each: bpy must not be forked
         self._plans = plans
