@@ -158,7 +158,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
 def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], error: ValidationError) -> str:
     """One line per problem, each naming the file, line, field and the expectation."""
     messages = []
-    for item in error.errors(include_url=False):
+    for item in _most_specific(error.errors(include_url=False), data):
         field_path = data_path(data, item["loc"])
         ctx = item.get("ctx") or {}
         if item["type"] == "unknown_key":
@@ -170,7 +170,20 @@ def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], e
         if item["type"] == "missing":
             message = "required field is missing"
         messages.append(f"{path}:{line}: {dotted(field_path)}: {message}")
-    return "\n".join(dict.fromkeys(messages))
+    unique = list(dict.fromkeys(messages))
+    more = f" (and {len(unique) - 1} more problem(s) in this file)" if len(unique) > 1 else ""
+    return unique[0] + more
+
+
+def _most_specific(errors: list[Any], data: Any) -> list[Any]:
+    """One error per field: where a value fits none of a union's branches, pydantic reports every branch;
+    the deepest report (inside the branch that got furthest) says best what is wrong."""
+    best: dict[LinePath, Any] = {}
+    for item in errors:
+        field_path = data_path(data, item["loc"])
+        if field_path not in best or len(item["loc"]) > len(best[field_path]["loc"]):
+            best[field_path] = item
+    return list(best.values())
 
 
 def _validate_with_lines(path: Path, model: type[Model]) -> tuple[Model, dict[LinePath, int]]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pathlib import Path
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from simgen.config.distributions import (
@@ -350,14 +350,19 @@ class WorldSpec(StrictModel):
             if value not in ("hdri", "sky", "color"):
                 raise PydanticCustomError("world_type", "unknown world type '{t}'; use hdri, sky or color",
                                           {"t": value})
-        for name in self.hdri.params if self.hdri is not None else ():
+        return self
+
+    @field_validator("hdri")
+    @classmethod
+    def _known_hdris(cls, hdri: Distribution | None) -> Distribution | None:
+        for name in hdri.params if hdri is not None else ():
             if not isinstance(name, str) or not (is_path_like(name) or name in BUNDLED_HDRIS):
                 close = difflib.get_close_matches(str(name), BUNDLED_HDRIS, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise PydanticCustomError("hdri", "unknown bundled HDRI '{name}': {hint}bundled ones are {all}; or "
                                           "give a path, folder or glob of .exr/.hdr files",
                                           {"name": name, "hint": hint, "all": ", ".join(BUNDLED_HDRIS)})
-        return self
+        return hdri
 
 
 class GroundSpec(StrictModel):

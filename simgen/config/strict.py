@@ -6,7 +6,7 @@ import difflib
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from simgen.config.limits import MAX_VALUE
@@ -30,15 +30,13 @@ class StrictModel(BaseModel):
                     raise PydanticCustomError("unknown_key", "unknown key '{key}'{hint}", {"key": key, "hint": hint})
         return data
 
-    @model_validator(mode="after")
-    def _sizes_a_scene_can_have(self) -> Any:
+    @field_validator("*")
+    @classmethod
+    def _sizes_a_scene_can_have(cls, value: Any) -> Any:
         """Plain numbers (and tuples of them) are finite and at most MAX_VALUE: 1e308 is a typo, not a size."""
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            numbers = value if isinstance(value, (tuple, list)) else (value,)
-            for number in numbers:
-                if isinstance(number, float) and not (math.isfinite(number) and abs(number) <= MAX_VALUE):
-                    raise PydanticCustomError("too_large", "{field}: expected a finite number of magnitude at most "
-                                              "{limit}, got {got}", {"field": name, "limit": f"{MAX_VALUE:g}",
-                                                                     "got": repr(number)})
-        return self
+        numbers = value if isinstance(value, (tuple, list)) else (value,)
+        for number in numbers:
+            if isinstance(number, float) and not (math.isfinite(number) and abs(number) <= MAX_VALUE):
+                raise PydanticCustomError("too_large", "expected a finite number of magnitude at most {limit}, "
+                                          "got {got}", {"limit": f"{MAX_VALUE:g}", "got": repr(number)})
+        return value
