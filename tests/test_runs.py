@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import ROOT, TINY, render
+from conftest import ROOT, TINY, assert_same_rgb, render
 from simgen.cli import main
 
 QUICKSTART = ROOT / "scenes" / "quickstart.yaml"
@@ -35,10 +35,15 @@ def comparable(out: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict:
+def reference_out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "out"
     assert render(QUICKSTART, out, "-n", FRAMES) == 0
-    return comparable(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(reference_out: Path) -> dict:
+    return comparable(reference_out)
 
 
 def cli_command(out: Path, *extra: str) -> list[str]:
@@ -52,7 +57,8 @@ def journal_lines(out: Path) -> int:
 
 
 @pytest.mark.parametrize("after_frames", [0, 2, 5])
-def test_sigkill_then_rerun_equals_uninterrupted_run(tmp_path: Path, reference: dict, after_frames: int) -> None:
+def test_sigkill_then_rerun_equals_uninterrupted_run(tmp_path: Path, reference: dict, reference_out: Path,
+                                                     after_frames: int) -> None:
     out = tmp_path / "out"
     process = subprocess.Popen(cli_command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -66,6 +72,7 @@ def test_sigkill_then_rerun_equals_uninterrupted_run(tmp_path: Path, reference: 
     finished = subprocess.run(cli_command(out), capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert comparable(out) == reference
+    assert_same_rgb(out, reference_out)
 
 
 def test_half_written_journal_line_is_repaired(tmp_path: Path, reference: dict) -> None:
@@ -77,10 +84,11 @@ def test_half_written_journal_line_is_repaired(tmp_path: Path, reference: dict) 
     assert comparable(out) == reference
 
 
-def test_two_workers_equal_one_process(tmp_path: Path, reference: dict) -> None:
+def test_two_workers_equal_one_process(tmp_path: Path, reference: dict, reference_out: Path) -> None:
     out = tmp_path / "out"
     assert render(QUICKSTART, out, "-n", FRAMES, "--workers", "2", "--recycle-after", "3") == 0
     assert comparable(out) == reference
+    assert_same_rgb(out, reference_out)
 
 
 def test_killed_worker_is_replaced_and_its_frame_redone(tmp_path: Path, reference: dict) -> None:

@@ -133,8 +133,9 @@ def _read_text(path: Path) -> str:
 
 def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
     text = _read_text(path)
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)
         node = loader.get_single_node()
         if node is not None and _expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
             raise ScenarioError(f"{path}: expands to more than {MAX_YAML_NODES} values through anchors and aliases; "
@@ -144,12 +145,16 @@ def _read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ScenarioError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc.reason} (character {exc.character!r} at byte "
+                            f"{exc.position})") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:
         raise ScenarioError(f"{path}: nested too deeply to be a scenario") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}:1: expected a mapping of keys (name:, classes:, ...), got {type(data).__name__}")
     return data, (_line_map(node) if node is not None else {})

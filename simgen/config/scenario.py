@@ -122,7 +122,7 @@ class ClassSpec(StrictModel):
     """One labeled category: which assets, how many per frame, how big, how posed."""
 
     name: str = Field(min_length=1, description="COCO category name")
-    asset: str | list[str] = Field(
+    asset: str | Annotated[list[str], Field(min_length=1)] = Field(
         description="primitive:cube|sphere|cylinder|cone|torus|monkey, ycb:<name>, catalog:<catalog>/<entry>, "
                     "or a file path/glob (OBJ, PLY, STL, glTF/GLB, FBX, USD, .blend, 'scene.blend#Collection'); "
                     "relative paths are relative to the scenario file")

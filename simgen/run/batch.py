@@ -414,29 +414,28 @@ def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> Ru
         all_refs = assets.all()
         digests = manifest_io.asset_digests(all_refs)
         created = claim(out, DATASET)
+        forget = (lambda: _forget(out)) if created else (lambda: None)  # a run that never started leaves no trace
+        stop.on_timeout(lambda number: (forget(), stop.say(f"\nsimgen: stopped by {signal.Signals(number).name} "
+                                                           f"before the first frame; nothing was rendered")))
         with FolderLock(out):
-            check_output(out, identity, digests, options.overwrite)
-            writer = DatasetWriter(out)
-            set_aside = writer.repair()
-            if set_aside:
-                print(f"simgen: warning: {set_aside} damaged line(s) of {out / JOURNAL} were set aside in "
-                      f"{out / QUARANTINE}; their frames are rendered again", file=sys.stderr)
-            done = writer.finished_frames()
             reserve = DiskReserve(out)
-            reserve.ensure(_size(out / JOURNAL))
-            frames = options.shard.frames(scenario.frames)
-            todo = [i for i in frames if i not in done]
-            spec = RendererSpec(scenario, preset, assets, out, options.device)
             try:
+                check_output(out, identity, digests, options.overwrite)
+                writer = DatasetWriter(out)
+                set_aside = writer.repair()
+                if set_aside:
+                    print(f"simgen: warning: {set_aside} damaged line(s) of {out / JOURNAL} were set aside in "
+                          f"{out / QUARANTINE}; their frames are rendered again", file=sys.stderr)
+                done = writer.finished_frames()
+                reserve.ensure(_size(out / JOURNAL))
+                frames = options.shard.frames(scenario.frames)
+                todo = [i for i in frames if i not in done]
+                spec = RendererSpec(scenario, preset, assets, out, options.device)
                 with _assets_located(scenario, assets):
                     source = _frame_source(spec, todo, options, stop)
             except SimgenError:
                 reserve.release()
-                if created and not done:  # leave no trace of a run that never started
-                    clear(out, DATASET)
-                    for name in (MARKER, LOCK):
-                        (out / name).unlink(missing_ok=True)
-                    _remove_if_empty(out)
+                forget()
                 raise
             manifest = manifest_io.build_manifest(
                 scenario, preset, identity, source.device, source.blender_version, all_refs, status="running",
@@ -518,8 +517,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _remove_if_empty(folder: Path) -> None:
+def _forget(out: Path) -> None:
+    """Remove a folder this run created before its first frame: simgen's files, its marker, the folder."""
+    clear(out, DATASET)
+    for name in (MARKER, LOCK):
+        (out / name).unlink(missing_ok=True)
     try:
-        folder.rmdir()
+        out.rmdir()
     except OSError:
-        pass
+        pass  # something else appeared in it meanwhile: it stays
