@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import time
 import traceback
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -140,6 +141,9 @@ class WorkerPool:
                 kind, worker_id, payload = self._results.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if not any(p.is_alive() for p in self._processes.values()):
+                    time.sleep(0.2)  # a signal to the whole process group may reach the workers first
+                    if stop.requested:
+                        break
                     raise SimgenError("every worker process exited before starting; see simgen.log") from None
                 continue
             if kind == "fatal":

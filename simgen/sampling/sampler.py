@@ -265,6 +265,9 @@ class FrameSampler:
         centres = self._object_centres(objects)
         for tries in range(1, spec.max_pose_tries + 1):
             location, target, roll = self._pose(objects, rng, float(K[0, 0]))
+            if np.linalg.norm(np.asarray(target, float) - np.asarray(location, float)) < 1e-6:
+                raise PlacementError(f"the camera sits on the point it looks at ({np.round(location, 6).tolist()}); "
+                                     f"give it a distance from the objects (camera.orbit.distance, camera.fixed)")
             matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
             if spec.min_in_view <= 0 or not objects or self._in_view(centres, K, world_to_camera) >= spec.min_in_view:
                 break
