@@ -3,6 +3,7 @@
     python benchmarks/runs.py throughput -n 20
     python benchmarks/runs.py memory -n 500
     python benchmarks/runs.py assembly --frames 10000 100000
+    python benchmarks/runs.py verify -n 20 --preset draft   # resume's check of finished frames
 """
 
 from __future__ import annotations
@@ -20,11 +21,44 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenes" / "quickstart.yaml"
 
 
-def _render(out: Path, frames: int, *extra: str) -> float:
+def _render(out: Path, frames: int, *extra: str, preset: str = "preview") -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "simgen", "render", str(SCENARIO), "-o", str(out), "-n", str(frames),
-                    "--render-config", "preview", "--no-progress", *extra], check=True, capture_output=True)
+                    "--render-config", preset, "--no-progress", *extra], check=True, capture_output=True)
     return time.perf_counter() - start
+
+
+def verify(frames: int, preset: str, copies: int) -> None:
+    """What resume pays to trust a finished frame: every file re-read and its CRC-32 compared with the journal.
+    The rendered frames are hard-linked ``copies`` times over to stand for a large dataset."""
+    from simgen.dataset.writer import DatasetWriter, journal_line, read_journal
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        _render(out, frames, preset=preset)
+        records = list(read_journal(out))
+        journal = out / "frames.jsonl"
+        with open(journal, "ab") as handle:
+            for copy in range(1, copies):
+                for record in records:
+                    image = dict(record["image"], frame_index=record["image"]["frame_index"] + copy * frames)
+                    name = f"{image['frame_index']:06d}"
+                    files = {}
+                    for key in ("file_name", "depth_file", "instance_file", "semantic_file"):
+                        source, target = image[key], f"{image[key].split('/')[0]}/{name}.png"
+                        (out / target).hardlink_to(out / source)
+                        files[target] = record["files"][source]
+                        image[key] = target
+                    handle.write(journal_line({**record, "image": image, "files": files}))
+        total = frames * copies
+        size = sum(p.stat().st_size for sub in ("images", "depth", "instance", "semantic") for p in (out / sub).iterdir())
+        subprocess.run(["sync"], check=False)
+        start = time.perf_counter()
+        done = DatasetWriter(out).finished_frames()
+        seconds = time.perf_counter() - start
+        assert len(done) == total
+        print(f"verify {total} finished {preset} frames ({size / 2**20:.0f} MiB, page cache warm): {seconds:.2f} s = "
+              f"{1e3 * seconds / total:.2f} ms per frame, {size / 2**20 / seconds:.0f} MiB/s")
 
 
 def throughput(frames: int) -> None:
@@ -89,11 +123,17 @@ def main() -> None:
     commands.add_parser("throughput").add_argument("-n", type=int, default=20)
     commands.add_parser("memory").add_argument("-n", type=int, default=500)
     commands.add_parser("assembly").add_argument("--frames", type=int, nargs="+", default=[10000, 100000])
+    check = commands.add_parser("verify")
+    check.add_argument("-n", type=int, default=20)
+    check.add_argument("--preset", default="draft")
+    check.add_argument("--copies", type=int, default=50)
     args = parser.parse_args()
     if args.what == "throughput":
         throughput(args.n)
     elif args.what == "memory":
         memory(args.n)
+    elif args.what == "verify":
+        verify(args.n, args.preset, args.copies)
     else:
         assembly(args.frames)
 

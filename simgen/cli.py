@@ -23,6 +23,8 @@ from simgen.tools.validate import register as register_validate
 
 EPILOG = """examples:
   simgen render scenes/quickstart.yaml -o out/quickstart
+  simgen render quickstart -o out/quickstart          (the bundled example, from any folder)
+  simgen init my_project                              (editable copies of the examples and presets)
   simgen render scenes/ycb_tabletop.yaml -o out/ycb -n 200 --render-config draft --device gpu
   simgen check scenes/ycb_tabletop.yaml
   simgen preview scenes/domain_randomization.yaml -n 16
@@ -108,6 +110,30 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    """Editable copies of the bundled example scenarios and render presets; never writes over a file."""
+    from simgen.bundle import bundled_dir
+
+    dest = Path(args.dir)
+    written, kept = [], []
+    for kind in ("scenes", "render_configs"):
+        for source in sorted(bundled_dir(kind).glob("*.yaml")):
+            target = dest / kind / source.name
+            if target.exists():
+                kept.append(target)
+                continue
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read_bytes())
+            except OSError as exc:
+                raise SimgenError(f"cannot write {target}: {exc.strerror}") from None
+            written.append(target)
+    note = f"; {len(kept)} existing file(s) left as they were" if kept else ""
+    print(f"Wrote {len(written)} file(s) to {dest}/scenes and {dest}/render_configs{note}. Next:\n"
+          f"  cd {dest} && simgen render scenes/quickstart.yaml -o out/quickstart")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from simgen.config.scenario import Scenario
 
@@ -131,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "render", help="render a dataset from a scenario",
         description="Render a scenario into OUT: images/, depth/, instance/, semantic/, annotations.json (COCO), "
                     "frames.jsonl and manifest.json. Rerunning the same command resumes an interrupted run.")
-    render.add_argument("scenario", help="scenario YAML, e.g. scenes/quickstart.yaml")
+    render.add_argument("scenario", help="scenario YAML, e.g. scenes/quickstart.yaml, or a bundled example's name "
+                                         "(quickstart, ycb_tabletop, domain_randomization, edge_cases, ...)")
     render.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
     render.add_argument("-n", "--frames", type=bounded_int(1, MAX_FRAMES), metavar="N",
                         help="number of frames (overrides the scenario)")
@@ -180,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sample", type=bounded_int(0, 1000), default=4, metavar="N",
                        help="frames to sample (default: 4)")
     check.set_defaults(handler=_check)
+
+    init = commands.add_parser("init", help="copy the example scenarios and render presets into a folder to edit",
+                               description="Write editable copies of the bundled example scenarios (scenes/) and "
+                                           "render presets (render_configs/) into DIR. Existing files are kept.")
+    init.add_argument("dir", metavar="DIR", nargs="?", default=".")
+    init.set_defaults(handler=_init)
 
     schema = commands.add_parser("schema", help="print the scenario JSON Schema (for editor autocompletion)")
     schema.set_defaults(handler=_schema)

@@ -19,7 +19,8 @@ from pydantic import Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from simgen.assets.packs import PACK_CATALOG, packs_dir
-from simgen.config.loader import PROJECT_ROOT, validate_file
+from simgen.bundle import bundled_dir
+from simgen.config.loader import validate_file
 from simgen.config.scenario import KeypointSpec
 from simgen.config.strict import StrictModel
 from simgen.errors import AssetError
@@ -107,7 +108,7 @@ def catalog_id(path: Path) -> str:
 
 def catalog_dirs(base_dir: Path) -> list[Path]:
     """Folders searched for ``<name>.yaml``, most specific first."""
-    return list(dict.fromkeys([(base_dir / "assets").resolve(), PROJECT_ROOT / "assets"]))
+    return list(dict.fromkeys([(base_dir / "assets").resolve(), bundled_dir("assets").resolve()]))
 
 
 def catalog_files(base_dir: Path) -> dict[str, Path]:

@@ -184,10 +184,11 @@ class BlenderBackend:
         scene.render.resolution_x, scene.render.resolution_y = p.resolution
         scene.render.resolution_percentage = 100
         scene.render.film_transparent = False
-        # Persistent data keeps Cycles' scene between renders, but then the order in which objects and
-        # shaders entered it (the frames before) changes the noise of the next frame; without it a frame's
-        # pixels depend on that frame alone, so resumed, sharded and re-rendered frames are identical.
-        scene.render.use_persistent_data = p.persistent_data
+        # Persistent data keeps Cycles' scene between renders. Kept across frames, the order in which objects
+        # and shaders entered it (the frames before) changes the next frame's noise; so unless the preset asks
+        # otherwise it is dropped at the start of every frame (apply) and kept only for that frame's label
+        # passes: a frame's pixels then depend on that frame alone, and resumed or sharded runs are identical.
+        scene.render.use_persistent_data = True
         if p.threads:
             scene.render.threads_mode = "FIXED"
             scene.render.threads = p.threads
@@ -367,6 +368,9 @@ class BlenderBackend:
     # ----------------------------------------------------------------- per frame
     def apply(self, frame: FrameSpec) -> None:
         """Make the scene show ``frame``: objects, ids, materials, distractors, camera, lights, world, ground."""
+        if not self.preset.persistent_data:
+            self.scene.render.use_persistent_data = False  # frees the Cycles session the last frame left
+            self.scene.render.use_persistent_data = True
         used: dict[str, int] = {}
         self._shown_objects = []  # in the frame's order: settle() and apply_motion() pair them with the specs
         for spec in frame.objects:

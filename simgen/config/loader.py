@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from simgen.bundle import bundled_dir, bundled_names
 from simgen.config.limits import MAX_SCENARIO_BYTES, MAX_YAML_NODES
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.errors import ScenarioError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Model = TypeVar("Model", bound=BaseModel)
 LinePath = tuple[str | int, ...]
 
@@ -115,7 +115,9 @@ def _read_text(path: Path) -> str:
                                 f"{MAX_SCENARIO_BYTES >> 20} MiB")
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
+        hint = "" if path.suffix in (".yaml", ".yml") or "/" in str(path) else (
+            f" (bundled examples: {', '.join(bundled_names('scenes'))}; 'simgen init DIR' copies them)")
+        raise ScenarioError(f"{path}: no such file{hint}") from None
     except IsADirectoryError:
         raise ScenarioError(f"{path} is a folder; give a .yaml file") from None
     except OSError as exc:
@@ -225,12 +227,15 @@ def locate(scenario: Scenario, *field: str | int) -> str:
     return f"{shown or '<scenario>'}:{line}: {dotted(field)}"
 
 
-def preset_search_dirs() -> list[Path]:
-    return [Path.cwd() / "render_configs", PROJECT_ROOT / "render_configs"]
+def preset_search_dirs(base_dir: Path | None = None) -> list[Path]:
+    """Where a preset named in a scenario is looked for: the current folder's render_configs/, the
+    scenario's (and its parent's, as `simgen init` lays them out), then the presets simgen ships."""
+    near = [base_dir / "render_configs", base_dir.parent / "render_configs"] if base_dir is not None else []
+    return list(dict.fromkeys([Path.cwd() / "render_configs", *near, bundled_dir("render_configs")]))
 
 
-def available_presets() -> list[str]:
-    names = {p.stem for d in preset_search_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+def available_presets(base_dir: Path | None = None) -> list[str]:
+    names = {p.stem for d in preset_search_dirs(base_dir) if d.is_dir() for p in d.glob("*.yaml")}
     return sorted(names)
 
 
@@ -242,13 +247,13 @@ def load_preset(name_or_path: str, base_dir: Path | None = None) -> RenderPreset
             candidate = base_dir / candidate
         preset = validate_file(candidate, RenderPreset)
     else:
-        for directory in preset_search_dirs():
+        for directory in preset_search_dirs(base_dir):
             if (directory / f"{name_or_path}.yaml").is_file():
                 preset = validate_file(directory / f"{name_or_path}.yaml", RenderPreset)
                 break
         else:
             raise ScenarioError(f"unknown render preset '{name_or_path}'; available: "
-                                f"{', '.join(available_presets()) or 'none found'} (or give a path to a .yaml)")
+                                f"{', '.join(available_presets(base_dir)) or 'none found'} (or give a path to a .yaml)")
     if preset.name == "custom":
         preset.name = candidate.stem
     return preset

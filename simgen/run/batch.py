@@ -21,6 +21,7 @@ from typing import Any, Iterator, Protocol
 from tqdm import tqdm
 
 import simgen
+from simgen.bundle import scenario_file
 from simgen.assets.files import expand_files, image_problem
 from simgen.assets.resolve import resolve_asset, resolve_class_assets
 from simgen.assets.scene_assets import SceneAssets
@@ -225,9 +226,10 @@ def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> set[str]:
     return checked
 
 
-def prepare(scenario_path: Path, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:
-    """Load and check everything the run depends on; raises SimgenError with a clear message."""
-    scenario = load_scenario(scenario_path)
+def prepare(source: Path | Scenario, options: RenderOptions) -> tuple[Scenario, RenderPreset, SceneAssets]:
+    """Load and check everything the run depends on; raises SimgenError with a clear message.
+    A Scenario given as an object is copied, so the options never change the caller's."""
+    scenario = source.model_copy(deep=True) if isinstance(source, Scenario) else load_scenario(scenario_file(source))
     if options.frames is not None:
         scenario.frames = options.frames
     if options.seed is not None:
@@ -247,7 +249,7 @@ class CheckReport:
     dropped: int
 
 
-def check_scenario(scenario_path: Path, options: RenderOptions, frames: int = 4) -> CheckReport:
+def check_scenario(scenario_path: Path | Scenario, options: RenderOptions, frames: int = 4) -> CheckReport:
     """What ``simgen check`` proves: the inputs load as a render would load them, and frames sample.
 
     Blender imports every asset here (a corrupt mesh fails now, not at frame 0 of a long run), on
@@ -401,7 +403,7 @@ class _Finisher:
                 f"annotations.json lists them; {flight}. Run the same command again to resume")
 
 
-def render_dataset(scenario_path: Path, out: Path, options: RenderOptions) -> RunSummary:
+def render_dataset(scenario_path: Path | Scenario, out: Path, options: RenderOptions) -> RunSummary:
     """Render (or resume) the dataset of ``scenario_path`` into ``out``; see ``simgen render --help``."""
     wall_start = time.perf_counter()
     with StopRequest() as stop:

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from simgen.annotate.frame import annotate_frame, plan_frame
+from simgen.annotate.frame import FrameLabels, annotate_frame, plan_frame
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
@@ -39,6 +39,16 @@ class FrameResult:
     record: dict[str, Any]  # the journal line
     dropped_objects: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RenderedFrame:
+    """One frame before it is written: its spec, the render's label passes and the labels made from them."""
+
+    frame: FrameSpec
+    passes: Any  # RenderPasses: depth (float32 metres, inf = nothing) and instance ids, rows top-down
+    labels: FrameLabels
+    stage_seconds: dict[str, float]
 
 
 @dataclass
@@ -124,6 +134,18 @@ class FrameRenderer:
         return self.backend.blender_version
 
     def render(self, index: int) -> FrameResult:
+        """Render frame ``index`` into the dataset: its files written, its journal record returned."""
+        rendered = self.render_frame(index, self.writer.rgb_staging_path(index))
+        labels, passes, seconds = rendered.labels, rendered.passes, rendered.stage_seconds
+        start = time.perf_counter()
+        labels.record["files"] = self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic,
+                                                         passes.depth, self.spec.scenario.labels.depth_float)
+        seconds["write"] = time.perf_counter() - start
+        return FrameResult(index, labels.record, len(rendered.frame.dropped), seconds)
+
+    def render_frame(self, index: int, rgb_path: Path) -> RenderedFrame:
+        """Frame ``index`` rendered and labeled, as arrays and records; only the RGB PNG is written (to
+        ``rgb_path``: the display image is what Blender's view transform saves)."""
         seconds: dict[str, float] = {}
 
         @contextmanager
@@ -148,7 +170,7 @@ class FrameRenderer:
             with stage("render"):
                 backend.render()
             with stage("readback"):
-                passes = backend.save_outputs(self.writer.rgb_staging_path(index))
+                passes = backend.save_outputs(rgb_path)
             if needs_label_pass(frame):
                 # blurred, fogged or rained-on RGB: labels come from a clean 1-sample pinhole pass
                 with stage("label_passes"):
@@ -159,7 +181,7 @@ class FrameRenderer:
                 isolated = backend.render_isolated(plan.isolation_groups)
         if frame.sensor or (frame.fog and frame.fog.mode == "analytic"):
             with stage("sensor"):
-                staged = self.writer.rgb_staging_path(index)
+                staged = rgb_path
                 image = cv2.imread(str(staged))
                 if frame.fog and frame.fog.mode == "analytic":
                     image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K),
@@ -169,10 +191,7 @@ class FrameRenderer:
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels)
-        with stage("write"):
-            labels.record["files"] = self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic,
-                                                             passes.depth, self.spec.scenario.labels.depth_float)
-        return FrameResult(index, labels.record, len(frame.dropped), seconds)
+        return RenderedFrame(frame, passes, labels, seconds)
 
     def _settle(self, frame: FrameSpec) -> None:
         """Write the simulated resting poses into the frame, so labels and params describe what is rendered."""

@@ -24,3 +24,15 @@ def bundled_scenario(name: str) -> Path | None:
     stem = name.removesuffix(".yaml").removesuffix(".yml")
     path = bundled_dir("scenes") / f"{stem}.yaml"
     return path if "/" not in name and path.is_file() else None
+
+
+def scenario_file(name: str | Path) -> Path:
+    """The scenario a command line names: a file if one is there, else a bundled example of that name."""
+    path = Path(name)
+    if path.exists():
+        return path
+    return bundled_scenario(str(name)) or path
+
+
+def bundled_names(kind: str) -> list[str]:
+    return sorted(p.stem for p in bundled_dir(kind).glob("*.yaml"))
