@@ -14,6 +14,7 @@ instead of printing. Blender is imported only when a frame is rendered or sample
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,7 @@ class Generator:
         rendered = renderer.render_frame(index, rgb_path)
         rgb = cv2.cvtColor(cv2.imread(str(rgb_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         rgb_path.unlink(missing_ok=True)
-        record = rendered.labels.record
+        record = json.loads(json.dumps(rendered.labels.record))  # exactly what annotations.json would hold
         return Frame(index, rgb, rendered.passes.depth, rendered.passes.instance.astype(np.uint16),
                      rendered.labels.semantic, record["image"], record["annotations"])
 

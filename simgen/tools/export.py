@@ -209,9 +209,13 @@ class ExportSummary:
 
 
 def write_data_yaml(dest: Path, categories: list[dict]) -> None:
-    payload = {"path": str(dest.resolve()), "train": "images/train", "val": "images/val", "test": "images/test",
+    # No 'path:' key: Ultralytics then takes the folder of this file as the dataset root, so a moved or
+    # copied export still trains (an absolute path would point at the old place; a relative one is read
+    # against Ultralytics' own datasets folder).
+    payload = {"train": "images/train", "val": "images/val", "test": "images/test",
                "names": {i: c["name"] for i, c in enumerate(categories)}}
-    header = "# Ultralytics dataset written by 'simgen export'; train with: yolo train data=<this file>\n"
+    header = ("# Ultralytics dataset written by 'simgen export'; train with: yolo train data=<this file>\n"
+              "# Paths are relative to this file's folder, so the export can be moved or copied.\n")
     atomic_write_bytes(dest / "data.yaml", (header + yaml.safe_dump(payload, sort_keys=False)).encode("utf-8"))
 
 
