@@ -234,3 +234,23 @@ def test_worker_that_raises_on_one_frame_does_not_stop_the_others(tmp_path: Path
     assert "injected" in (out / "simgen.log").read_text()
     assert subprocess.run(cli_command(out), capture_output=True, timeout=120).returncode == 0
     assert comparable(out) == reference, "a rerun fills in the failed frame"
+
+
+def test_merge_carries_every_optional_output(tmp_path: Path, capsys) -> None:
+    """Every output the registry declares, optional ones switched on, survives shards and merge."""
+    from simgen.outputs import OUTPUTS
+
+    scenario = tmp_path / "all_outputs.yaml"
+    scenario.write_text(QUICKSTART.read_text() + "\nlabels: {depth_float: exr, amodal_masks: true}\n")
+    parts = [tmp_path / "part1", tmp_path / "part2"]
+    for k, part in enumerate(parts, start=1):
+        assert render(scenario, part, "-n", "4", "--shard", f"{k}/2") == 0
+    merged = tmp_path / "merged"
+    assert main(["merge", *map(str, parts), "-o", str(merged)]) == 0
+    coco = json.loads((merged / "annotations.json").read_text())
+    assert len(coco["images"]) == 4
+    for image in coco["images"]:
+        for output in OUTPUTS:
+            assert (merged / image[output.key]).is_file(), (output.name, image[output.key])
+    assert all("amodal_segmentation" in a for a in coco["annotations"])
+    assert main(["validate", str(merged)]) == 0

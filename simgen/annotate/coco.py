@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from simgen.outputs import file_paths
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, ObjectSpec
 from simgen.sampling.geometry import euler_xyz_matrix
 
@@ -32,20 +33,17 @@ def object_pose_in_camera(obj: ObjectSpec, bounds: AssetBounds, world_to_camera:
     }
 
 
-def image_record(frame: FrameSpec, depth_float: str = "none") -> dict[str, Any]:
-    """COCO ``images[]`` entry with simgen's extra fields (camera, files, seed, conditions, params)."""
-    name = frame_name(frame.index)
+def image_record(frame: FrameSpec, labels: Any) -> dict[str, Any]:
+    """COCO ``images[]`` entry with simgen's extra fields (camera, files, seed, conditions, params);
+    the files are those of the outputs ``labels`` turns on (simgen.outputs)."""
     width, height = frame.camera.resolution
-    float_file = {} if depth_float == "none" else {"depth_float_file": f"depth/{name}.{depth_float}"}
+    files = file_paths(frame.index, labels)
     return {
-        **float_file,
         "id": image_id(frame.index),
-        "file_name": f"images/{name}.png",
+        "file_name": files.pop("file_name"),
         "width": width,
         "height": height,
-        "depth_file": f"depth/{name}.png",
-        "instance_file": f"instance/{name}.png",
-        "semantic_file": f"semantic/{name}.png",
+        **files,
         "seed": frame.seed,
         "frame_index": frame.index,
         "camera": {"K": frame.camera.K, "world_to_camera": frame.camera.world_to_camera},

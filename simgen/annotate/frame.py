@@ -54,7 +54,7 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
     width, height = frame.camera.resolution
     by_id = {o.instance_id: o for o in frame.objects}
-    image = image_record(frame, spec.depth_float)
+    image = image_record(frame, spec)
     annotations = []
     for label in label_instances(instance_map, [o.instance_id for o in frame.objects]):
         obj = by_id[label.instance_id]

@@ -57,7 +57,7 @@ def dotted(path: LinePath) -> str:
     return text or "(top level)"
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser where PyYAML has it
     """PyYAML's safe loader, but a key written twice in one mapping is an error, not 'the last wins'."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

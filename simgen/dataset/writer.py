@@ -9,23 +9,19 @@ every file it vouches for, so resume keeps exactly what is intact: a damaged lin
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import cv2
-import numpy as np
-
+from simgen import outputs
 from simgen.annotate.coco import frame_name
 from simgen.dataset.reader import frame_files, member
 from simgen.errors import DatasetError, DiskFullError, OutputError
 
-SUBDIRS = ("images", "depth", "instance", "semantic")
+SUBDIRS = outputs.folders()
 JOURNAL = "frames.jsonl"
 QUARANTINE = "frames.quarantine.jsonl"  # damaged journal lines, kept for the user to look at
 RESERVE = ".simgen.reserve"  # disk space held back so a full disk still leaves a valid annotations.json
@@ -55,28 +51,6 @@ def as_output_error(exc: OSError, path: Path) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror}")
 
 
-def _png(array: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    assert ok
-    return encoded.tobytes()
-
-
-def _float_depth(depth: np.ndarray, depth_format: str) -> bytes:
-    """float32 metres along the camera axis as .npy or single-channel .exr (inf where nothing was hit)."""
-    depth = depth.astype(np.float32)
-    if depth_format == "npy":
-        buffer = io.BytesIO()
-        np.save(buffer, depth)
-        return buffer.getvalue()
-    import OpenEXR
-
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "depth.exr"
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-        OpenEXR.File(header, {"Z": depth}).write(str(path))
-        return path.read_bytes()
-
-
 def fingerprint(data: bytes) -> list[int]:
     """[size, CRC-32] of a file's bytes: what the journal records and resume compares."""
     return [len(data), zlib.crc32(data)]
@@ -96,7 +70,7 @@ def record_problem(record: Any) -> str | None:
     index = image.get("frame_index")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         return f"frame_index {index!r} is not a frame number"
-    for key in ("file_name", "depth_file", "instance_file", "semantic_file"):
+    for key in outputs.always_keys():
         if not isinstance(image.get(key), str):
             return f"image.{key} is missing"
     if not isinstance(record.get("annotations"), list) or not all(isinstance(a, dict) for a in record["annotations"]):
@@ -241,26 +215,27 @@ class DatasetWriter:
         """Where the renderer writes the RGB PNG before the frame is committed."""
         return self.out / "images" / f".{frame_name(index)}.tmp.png"
 
-    def write_frame(self, index: int, depth_mm: np.ndarray, instance: np.ndarray, semantic: np.ndarray,
-                    depth_float: np.ndarray | None = None, depth_format: str = "none") -> dict[str, list[int]]:
-        """The frame's files, and their fingerprints for its journal line; the frame is not finished
-        until ``append_journal`` has recorded it."""
-        name = frame_name(index)
-        payloads = {}
-        if depth_float is not None and depth_format != "none":
-            payloads[f"depth/{name}.{depth_format}"] = _float_depth(depth_float, depth_format)
-        payloads[f"depth/{name}.png"] = _png(depth_mm)
-        payloads[f"instance/{name}.png"] = _png(instance.astype(np.uint16))
-        payloads[f"semantic/{name}.png"] = _png(semantic)
-        for relative, data in payloads.items():
+    def write_frame(self, index: int, arrays: outputs.FrameArrays, labels: Any) -> dict[str, list[int]]:
+        """The files of every output ``labels`` turns on, and their fingerprints for the frame's journal
+        line; the frame is not finished until ``append_journal`` has recorded it. The RGB image, which
+        the renderer wrote to its staging path, is moved into place last."""
+        files = {}
+        rendered = []
+        for output in outputs.enabled(labels):
+            relative = output.path(index, labels)
+            if output.encode is None:
+                rendered.append(relative)
+                continue
+            data = output.encode(arrays, output.extension(labels))
             atomic_write_bytes(self.out / relative, data)
-        files = {relative: fingerprint(data) for relative, data in payloads.items()}
-        staged, rgb = self.rgb_staging_path(index), f"images/{name}.png"
-        try:
-            files[rgb] = fingerprint(staged.read_bytes())
-            os.replace(staged, self.out / rgb)
-        except OSError as exc:
-            raise as_output_error(exc, self.out / rgb) from None
+            files[relative] = fingerprint(data)
+        for relative in rendered:
+            try:
+                staged = self.rgb_staging_path(index)
+                files[relative] = fingerprint(staged.read_bytes())
+                os.replace(staged, self.out / relative)
+            except OSError as exc:
+                raise as_output_error(exc, self.out / relative) from None
         return files
 
     def append_journal(self, record: dict[str, Any]) -> int:

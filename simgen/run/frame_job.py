@@ -24,6 +24,7 @@ from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
+from simgen.outputs import FrameArrays
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.sensor import apply_sensor_effects
 from simgen.run.redirect import redirect_output
@@ -138,8 +139,8 @@ class FrameRenderer:
         rendered = self.render_frame(index, self.writer.rgb_staging_path(index))
         labels, passes, seconds = rendered.labels, rendered.passes, rendered.stage_seconds
         start = time.perf_counter()
-        labels.record["files"] = self.writer.write_frame(index, labels.depth_mm, passes.instance, labels.semantic,
-                                                         passes.depth, self.spec.scenario.labels.depth_float)
+        arrays = FrameArrays(labels.depth_mm, passes.depth, passes.instance, labels.semantic)
+        labels.record["files"] = self.writer.write_frame(index, arrays, self.spec.scenario.labels)
         seconds["write"] = time.perf_counter() - start
         return FrameResult(index, labels.record, len(rendered.frame.dropped), seconds)
 

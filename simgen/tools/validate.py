@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from simgen.errors import OutputError
+from simgen.outputs import OUTPUTS, PixelSpec, always_keys
 
 if TYPE_CHECKING:
     import numpy as np
 
 ANNOTATIONS = "annotations.json"
 DARK_MEAN, BRIGHT_MEAN = 3, 252
-IMAGE_FIELDS = ("id", "file_name", "width", "height", "depth_file", "instance_file", "semantic_file")
+IMAGE_FIELDS = ("id", "width", "height", *always_keys())
 ANNOTATION_FIELDS = ("id", "image_id", "category_id", "instance_id", "bbox", "area", "segmentation")
 
 
@@ -61,23 +62,7 @@ class ValidationReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _PngSpec:
-    """What a frame file must decode to with cv2.IMREAD_UNCHANGED."""
-
-    channels: int
-    dtypes: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return f"{self.channels}-channel {' or '.join(self.dtypes)}"
-
-
-PNG_SPECS = {
-    "file_name": _PngSpec(3, ("uint8",)),
-    "depth_file": _PngSpec(1, ("uint16",)),
-    "instance_file": _PngSpec(1, ("uint16",)),
-    "semantic_file": _PngSpec(1, ("uint8", "uint16")),
-}
+PNG_SPECS = {output.key: output.pixels for output in OUTPUTS if output.pixels is not None}
 
 
 def _count(n: int, noun: str) -> str:
@@ -188,8 +173,9 @@ def _check_frame(out: Path, image: dict[str, Any], annotations: list[dict[str, A
                  report: ValidationReport) -> None:
     """The four files of one frame, then each of its annotations against the instance and semantic maps."""
     shape = (image["height"], image["width"])
-    pngs = {key: _read_png(out, image[key], shape, spec, report) for key, spec in PNG_SPECS.items()}
-    rgb, depth, instance, semantic = (pngs[key] for key in PNG_SPECS)
+    pngs = {key: _read_png(out, image[key], shape, spec, report) for key, spec in PNG_SPECS.items() if key in image}
+    rgb, depth, instance, semantic = (pngs.get(key) for key in ("file_name", "depth_file", "instance_file",
+                                                                 "semantic_file"))
     if rgb is not None:
         _check_exposure(rgb, image["file_name"], report)
     if depth is not None and not depth.any():
@@ -204,7 +190,7 @@ def _check_frame(out: Path, image: dict[str, Any], annotations: list[dict[str, A
             _check_semantic_background(instance, semantic, image["semantic_file"], report)
 
 
-def _read_png(out: Path, relative: str, shape: tuple[int, int], spec: _PngSpec,
+def _read_png(out: Path, relative: str, shape: tuple[int, int], spec: PixelSpec,
               report: ValidationReport) -> np.ndarray | None:
     """The file as stored (read once), or None after reporting why the pixel checks cannot use it."""
     import cv2

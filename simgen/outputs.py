@@ -1,0 +1,140 @@
+"""The per-frame outputs of a dataset, declared once: every part that names, writes, checks or
+carries frame files reads this list instead of keeping its own copy.
+
+An output says which folder and COCO ``images[]`` key it has, when it is written (some are
+opt-in through the scenario's ``labels:``), how its file is encoded from the frame's arrays,
+and what ``validate`` must find when it decodes the file. The image record (``annotate``),
+the writer, the dataset layout that ``--overwrite`` may clear, ``merge``, ``export`` and
+``validate`` all loop over ``OUTPUTS``. A new output is one ``register`` call, here or in a
+plug-in (entry point group ``simgen.outputs``, each entry an Output).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrameArrays:
+    """What encoders receive: one frame's label arrays (rows top-down, as in the images)."""
+
+    depth_mm: np.ndarray  # uint16 millimetres, 0 = no surface
+    depth: np.ndarray  # float32 metres, inf = no surface
+    instance: np.ndarray  # instance ids
+    semantic: np.ndarray  # category ids
+
+
+@dataclass(frozen=True)
+class PixelSpec:
+    """What ``validate`` requires of a decoded file: channel count and the dtypes allowed."""
+
+    channels: int
+    dtypes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.channels}-channel {' or '.join(self.dtypes)}"
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    key: str  # the COCO images[] key holding the file's path
+    folder: str
+    extension: Callable[[Any], str]  # labels spec -> ".png", ".npy", ...
+    encode: Callable[[FrameArrays, str], bytes] | None  # None: the renderer writes it (the RGB image)
+    switch: Callable[[Any], bool] | None = None  # labels spec -> on?; None = always written
+    pixels: PixelSpec | None = None  # checked by validate when the file is a PNG
+    description: str = ""
+
+    def enabled(self, labels: Any) -> bool:
+        return self.switch is None or self.switch(labels)
+
+    def path(self, index: int, labels: Any) -> str:
+        return f"{self.folder}/{index:06d}{self.extension(labels)}"
+
+
+def _png(array: np.ndarray) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    assert ok
+    return encoded.tobytes()
+
+
+def _float_depth(arrays: FrameArrays, extension: str) -> bytes:
+    """float32 metres along the camera axis as .npy or single-channel .exr (inf where nothing was hit)."""
+    depth = arrays.depth.astype(np.float32)
+    if extension == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, depth)
+        return buffer.getvalue()
+    import OpenEXR
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "depth.exr"
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        OpenEXR.File(header, {"Z": depth}).write(str(path))
+        return path.read_bytes()
+
+
+def _png_of(field: str, dtype: type | None = None) -> Callable[[FrameArrays, str], bytes]:
+    def encode(arrays: FrameArrays, extension: str) -> bytes:
+        array = getattr(arrays, field)
+        return _png(array.astype(dtype) if dtype is not None else array)
+    return encode
+
+
+PNG = lambda labels: ".png"  # noqa: E731 - the extension of most outputs
+
+OUTPUTS: list[Output] = []
+
+
+def register(output: Output) -> Output:
+    """Add an output (names and keys are unique; the first registered wins a clash, with an error)."""
+    if any(o.name == output.name or o.key == output.key for o in OUTPUTS):
+        raise ValueError(f"an output named {output.name!r} or keyed {output.key!r} is registered already")
+    OUTPUTS.append(output)
+    return output
+
+
+register(Output("rgb", "file_name", "images", PNG, None, pixels=PixelSpec(3, ("uint8",)),
+                description="RGB as Blender's view transform shows it"))
+register(Output("depth", "depth_file", "depth", PNG, _png_of("depth_mm"), pixels=PixelSpec(1, ("uint16",)),
+                description="uint16 millimetres along the camera axis; 0 = no surface"))
+register(Output("instance", "instance_file", "instance", PNG, _png_of("instance", np.uint16),
+                pixels=PixelSpec(1, ("uint16",)), description="uint16 instance_id per pixel; 0 = background"))
+register(Output("semantic", "semantic_file", "semantic", PNG, _png_of("semantic"),
+                pixels=PixelSpec(1, ("uint8", "uint16")), description="category id per pixel; 0 = background"))
+register(Output("depth_float", "depth_float_file", "depth", lambda labels: f".{labels.depth_float}", _float_depth,
+                switch=lambda labels: labels.depth_float != "none",
+                description="float32 metres (labels.depth_float: npy or exr); inf = no surface"))
+
+for _entry in entry_points(group="simgen.outputs"):
+    register(_entry.load())
+
+
+def enabled(labels: Any) -> list[Output]:
+    """The outputs a scenario's ``labels:`` section turns on, in declaration order."""
+    return [output for output in OUTPUTS if output.enabled(labels)]
+
+
+def folders() -> tuple[str, ...]:
+    """Every folder any output writes into."""
+    return tuple(dict.fromkeys(output.folder for output in OUTPUTS))
+
+
+def always_keys() -> tuple[str, ...]:
+    """The image-record keys every finished frame has (the outputs that are never switched off)."""
+    return tuple(output.key for output in OUTPUTS if output.switch is None)
+
+
+def file_paths(index: int, labels: Any) -> dict[str, str]:
+    """COCO images[] key -> path (relative to the dataset) of each file frame ``index`` has."""
+    return {output.key: output.path(index, labels) for output in enabled(labels)}
