@@ -14,6 +14,19 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY = str(FIXTURES / "tiny.yaml")
 
 
+def comparable(out: Path) -> dict:
+    """annotations.json minus its creation date, plus every label image byte for byte, for frame-by-frame
+    equality of two datasets."""
+    import cv2
+
+    coco = json.loads((out / "annotations.json").read_text())
+    coco["info"].pop("date_created")
+    pixels = {image["file_name"]: [cv2.imread(str(out / image[key]), cv2.IMREAD_UNCHANGED).tobytes()
+                                   for key in ("instance_file", "semantic_file", "depth_file")]
+              for image in coco["images"]}
+    return {"coco": coco, "pixels": pixels}
+
+
 def assert_same_rgb(a: Path, b: Path) -> None:
     """Every image of dataset ``a`` equals ``b``'s: a frame's pixels depend on that frame alone (no state
     carried between frames), up to the rare one-level rounding of multi-threaded float sums."""

@@ -9,6 +9,7 @@ moments, racing runs) are in ``tests/battery.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, TINY, assert_same_rgb, render
+from conftest import FIXTURES, ROOT, TINY, assert_same_rgb, comparable, render
 from simgen.cli import main
 from simgen.dataset.ownership import MARKER, FolderLock
 
@@ -41,14 +41,16 @@ def one_line_error(capsys, code: int, result: int, *fragments: str) -> str:
     return err
 
 
-def labels_and_pixels(out: Path) -> dict:
-    """COCO minus its date, each label PNG byte for byte, and each RGB image as an array."""
-    coco = json.loads((out / "annotations.json").read_text())
-    coco["info"].pop("date_created")
-    pixels = {image["file_name"]: [cv2.imread(str(out / image[key]), cv2.IMREAD_UNCHANGED).tobytes()
-                                   for key in ("instance_file", "semantic_file", "depth_file")]
-              for image in coco["images"]}
-    return {"coco": coco, "pixels": pixels}
+@contextlib.contextmanager
+def tmpfs(mount: Path, options: str):
+    """A small filesystem of our own (a full disk, a read-only one), where this machine lets us mount one."""
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def test_folder_of_an_older_simgen_without_marker_is_resumed(tmp_path: Path, ref
     assert render(QUICKSTART, out, "-n", "3") == 0
     (out / MARKER).unlink()
     assert render(QUICKSTART, out, "-n", str(FRAMES)) == 0
-    assert labels_and_pixels(out) == labels_and_pixels(reference)
+    assert comparable(out) == comparable(reference)
 
 
 def test_export_never_wipes_a_folder_it_did_not_write(tmp_path: Path, quickstart: Path, capsys) -> None:
@@ -168,15 +170,8 @@ def test_output_below_a_file_or_on_a_file_is_one_line(tmp_path: Path, capsys) ->
 
 
 def test_read_only_output_is_one_line(tmp_path: Path, capsys) -> None:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a read-only filesystem here")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as mount:
         one_line_error(capsys, 2, render(QUICKSTART, mount / "out", "-n", "1"), "cannot create the output folder")
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 # --- stop when asked --------------------------------------------------------------------------------
@@ -209,7 +204,7 @@ def test_signal_stops_the_run_and_leaves_a_valid_resumable_dataset(tmp_path: Pat
     assert not any(p.name == "spawn_main" for p in Path("/proc").glob("*/cmdline")
                    if str(out) in p.read_bytes().decode(errors="ignore")), "no worker is left running"
     assert subprocess.run(command(out), capture_output=True, timeout=120).returncode == 0
-    assert labels_and_pixels(out) == labels_and_pixels(reference)
+    assert comparable(out) == comparable(reference)
     assert_same_rgb(out, reference)
 
 
@@ -234,12 +229,7 @@ def test_ctrl_c_during_a_long_render_stops_within_seconds(tmp_path: Path) -> Non
 
 
 def test_full_disk_stops_with_the_real_error_and_a_valid_dataset(tmp_path: Path) -> None:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1600k", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small filesystem here")
-    try:
+    with tmpfs(tmp_path / "small", "size=1600k") as mount:
         out = mount / "out"
         env = {**os.environ, "SIMGEN_RESERVE_BYTES": str(512 << 10)}
         result = subprocess.run(command(out, frames=400), capture_output=True, text=True, env=env, timeout=300)
@@ -248,8 +238,6 @@ def test_full_disk_stops_with_the_real_error_and_a_valid_dataset(tmp_path: Path)
         assert "Traceback" not in result.stderr
         status, finished = _stopped_state(out)
         assert status == "disk_full" and finished > 0
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 # --- resume keeps only what it can verify -----------------------------------------------------------
@@ -280,7 +268,7 @@ def test_resume_re_renders_what_is_damaged(tmp_path: Path, reference: Path, dama
     assert "Rendered 1 frame(s)" in captured.out
     if damage == "flip_journal_bit":
         assert "set aside" in captured.err and (out / "frames.quarantine.jsonl").is_file()
-    assert labels_and_pixels(out) == labels_and_pixels(reference)
+    assert comparable(out) == comparable(reference)
     assert_same_rgb(out, reference)
 
 

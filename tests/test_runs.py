@@ -14,24 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
-from conftest import ROOT, TINY, assert_same_rgb, render
+from conftest import ROOT, TINY, assert_same_rgb, comparable, render
 from simgen.cli import main
 
 QUICKSTART = ROOT / "scenes" / "quickstart.yaml"
 FRAMES = "8"
-
-
-def comparable(out: Path) -> dict:
-    """annotations.json minus its creation date, plus every label image, for frame-by-frame equality."""
-    coco = json.loads((out / "annotations.json").read_text())
-    coco["info"].pop("date_created")
-    pixels = {image["file_name"]: [cv2.imread(str(out / image[key]), cv2.IMREAD_UNCHANGED).tobytes()
-                                   for key in ("instance_file", "semantic_file", "depth_file")]
-              for image in coco["images"]}
-    return {"coco": coco, "pixels": pixels}
 
 
 @pytest.fixture(scope="module")
