@@ -1,5 +1,5 @@
-import sys
+"""``python -m simgen``: the same as the ``simgen`` command."""
 
-from simgen.cli import main
+from simgen.cli import run
 
-sys.exit(main())
+run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -264,5 +265,13 @@ def _internal_error(exc: Exception) -> int:
     return 1
 
 
+def run() -> None:
+    """The console entry point: ``main``, then exit without letting a late Ctrl-C (during Blender's
+    shutdown, after everything was written) turn a finished command into a KeyboardInterrupt."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

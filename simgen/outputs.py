@@ -5,8 +5,8 @@ An output says which folder and COCO ``images[]`` key it has, when it is written
 opt-in through the scenario's ``labels:``), how its file is encoded from the frame's arrays,
 and what ``validate`` must find when it decodes the file. The image record (``annotate``),
 the writer, the dataset layout that ``--overwrite`` may clear, ``merge``, ``export`` and
-``validate`` all loop over ``OUTPUTS``. A new output is one ``register`` call, here or in a
-plug-in (entry point group ``simgen.outputs``, each entry an Output).
+``validate`` all loop over ``OUTPUTS``. A new output is one ``OUTPUTS.register`` call, here or
+in a plug-in (entry point group ``simgen.outputs``, each entry an Output; see simgen.plugins).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from __future__ import annotations
 import io
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from simgen.plugins import OUTPUTS
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,8 @@ def _png_of(field: str, dtype: type | None = None) -> Callable[[FrameArrays, str
 
 PNG = lambda labels: ".png"  # noqa: E731 - the extension of most outputs
 
-OUTPUTS: list[Output] = []
-
-
 def register(output: Output) -> Output:
-    """Add an output (names and keys are unique; the first registered wins a clash, with an error)."""
-    if any(o.name == output.name or o.key == output.key for o in OUTPUTS):
-        raise ValueError(f"an output named {output.name!r} or keyed {output.key!r} is registered already")
-    OUTPUTS.append(output)
-    return output
+    return OUTPUTS.register(output.name, output)
 
 
 register(Output("rgb", "file_name", "images", PNG, None, pixels=PixelSpec(3, ("uint8",)),
@@ -116,23 +110,19 @@ register(Output("depth_float", "depth_float_file", "depth", lambda labels: f".{l
                 switch=lambda labels: labels.depth_float != "none",
                 description="float32 metres (labels.depth_float: npy or exr); inf = no surface"))
 
-for _entry in entry_points(group="simgen.outputs"):
-    register(_entry.load())
-
-
 def enabled(labels: Any) -> list[Output]:
     """The outputs a scenario's ``labels:`` section turns on, in declaration order."""
-    return [output for output in OUTPUTS if output.enabled(labels)]
+    return [output for output in OUTPUTS.values() if output.enabled(labels)]
 
 
 def folders() -> tuple[str, ...]:
     """Every folder any output writes into."""
-    return tuple(dict.fromkeys(output.folder for output in OUTPUTS))
+    return tuple(dict.fromkeys(output.folder for output in OUTPUTS.values()))
 
 
 def always_keys() -> tuple[str, ...]:
     """The image-record keys every finished frame has (the outputs that are never switched off)."""
-    return tuple(output.key for output in OUTPUTS if output.switch is None)
+    return tuple(output.key for output in OUTPUTS.values() if output.switch is None)
 
 
 def file_paths(index: int, labels: Any) -> dict[str, str]:

@@ -239,7 +239,7 @@ def test_merge_carries_every_optional_output(tmp_path: Path, capsys) -> None:
     coco = json.loads((merged / "annotations.json").read_text())
     assert len(coco["images"]) == 4
     for image in coco["images"]:
-        for output in OUTPUTS:
+        for output in OUTPUTS.values():
             assert (merged / image[output.key]).is_file(), (output.name, image[output.key])
     assert all("amodal_segmentation" in a for a in coco["annotations"])
     assert main(["validate", str(merged)]) == 0

@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 from simgen.config.distributions import NAMED
+from simgen.plugins import CONDITIONS
 
 BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "fog": {"weather": {"fog": {"mode": "analytic", "density": {"loguniform": [0.15, 0.8]}}}},
@@ -45,6 +46,8 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "unusual_pose": {"placement": {"rotation": "free"}},
     "tiny_objects_px": {"camera": {"orbit": {"object_pixels": [6, 16]}}},
 }
+for _name, _override in BUILTIN_CONDITIONS.items():
+    CONDITIONS.register(_name, _override)  # plug-ins add theirs the same way (entry points: simgen.conditions)
 
 
 DISTRIBUTION_KEYS = set(NAMED)  # a dict with one of these keys is a value, not a section
@@ -63,7 +66,7 @@ def merge(base: Any, override: Any) -> Any:
 
 def override_for(name: str, target: Any) -> dict[str, Any]:
     own = getattr(target, "override", None)
-    return own if own is not None else BUILTIN_CONDITIONS.get(name, {})
+    return own if own is not None else (CONDITIONS.get(name) if name in CONDITIONS else {})
 
 
 def condition_fractions(scenario: Any) -> dict[str, float]:

@@ -153,9 +153,10 @@ class PhysicsSpec(StrictModel):
 class PlacementSpec(StrictModel):
     """Where labeled objects go: scattered or on a grid without interpenetration, or dropped into a pile."""
 
-    mode: Literal["scatter", "grid", "pile"] = Field(
+    mode: str = Field(
         "scatter", description="scatter: random, no overlap; grid: jittered grid; pile: dropped onto each other "
-                               "(needs physics)")
+                               "(needs physics); or a mode a plug-in registers",
+        json_schema_extra={"examples": ["scatter", "grid", "pile"]})
     physics: PhysicsSpec | None = Field(None, description="settle objects with rigid-body physics")
     count_multiplier: Scale = Field(default_factory=lambda: constant(1.0),
                                        description="scales every class's sampled count (crowded scenes)")
@@ -176,6 +177,13 @@ class PlacementSpec(StrictModel):
 
     @model_validator(mode="after")
     def _positive_area(self) -> "PlacementSpec":
+        from simgen.plugins import PLACEMENTS
+
+        if self.mode not in PLACEMENTS:
+            close = difflib.get_close_matches(self.mode, PLACEMENTS.names(), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise PydanticCustomError("placement_mode", "unknown placement mode '{mode}': {hint}available: {all}",
+                                      {"mode": self.mode, "hint": hint, "all": ", ".join(PLACEMENTS.names())})
         if self.mode == "pile" and self.physics is None:
             raise PydanticCustomError("pile", "mode pile drops objects onto each other and needs physics: "
                                       "add physics: {steps: 100}", {})
@@ -539,20 +547,20 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _known_conditions(self) -> "Scenario":
-        from simgen.config.conditions import BUILTIN_CONDITIONS
+        from simgen.plugins import CONDITIONS
 
         for name, target in self.conditions.items():
             if isinstance(target, (int, float)) and not 0 <= target <= 1:
                 raise PydanticCustomError("condition", "condition '{name}': a fraction between 0 and 1, got {got}",
                                           {"name": name, "got": target})
             own = getattr(target, "override", None)
-            if own is None and name not in BUILTIN_CONDITIONS:
-                close = difflib.get_close_matches(name, sorted(BUILTIN_CONDITIONS), n=1)
+            if own is None and name not in CONDITIONS:
+                close = difflib.get_close_matches(name, sorted(CONDITIONS.names()), n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise PydanticCustomError(
                     "condition", "unknown condition '{name}': {hint}built-in ones are {all}; for your own, give "
                     "{{fraction: F, override: {{...}}}}", {"name": name, "hint": hint,
-                                                           "all": ", ".join(BUILTIN_CONDITIONS)})
+                                                           "all": ", ".join(CONDITIONS.names())})
         return self
 
     @model_validator(mode="after")

@@ -100,7 +100,14 @@ class WorkerPool:
         process = self._ctx.Process(target=_worker_main, daemon=True,
                                     args=(self._plans[slot], self._tasks, self._results, worker_id,
                                           self._recycle_after, os.getpid()))
-        process.start()
+        # Started with SIGINT ignored, which the new interpreter keeps: a Ctrl-C that reaches the whole process
+        # group while a worker still imports must not print a KeyboardInterrupt traceback there; the driver
+        # alone decides what a Ctrl-C means.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         process.slot = slot  # type: ignore[attr-defined]
         self._processes[worker_id] = process
 

@@ -2,16 +2,19 @@
 
 Each object's footprint is the smallest circle around its *rotated, scaled mesh bounds* (not
 its origin), so thin or off-centre meshes are placed correctly. Circles are conservative:
-objects never touch, at the cost of slightly looser packing.
+objects never touch, at the cost of slightly looser packing. The modes a scenario names
+(``placement.mode``) are registered in ``simgen.plugins.PLACEMENTS``; plug-ins add their own.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from simgen.plugins import PLACEMENTS
 from simgen.sampling.frame_spec import AssetBounds
 from simgen.sampling.geometry import box_corners, euler_xyz_matrix
 
@@ -115,3 +118,42 @@ def pile(footprints: list[Footprint], area: tuple[float, float], min_gap: float,
 
 def upright_yaw(rng: np.random.Generator) -> tuple[float, float, float]:
     return (0.0, 0.0, float(rng.uniform(0.0, 2 * math.pi)))
+
+
+@dataclass
+class PlacementRequest:
+    """What a placement mode is asked: put these footprints in this area (centred on the origin),
+    around the discs already taken (objects with pinned positions)."""
+
+    footprints: list[Footprint]
+    area: tuple[float, float]
+    spec: Any  # the scenario's PlacementSpec: min_gap, max_tries, grid_jitter, ...
+    rng: np.random.Generator
+    occupied: list[Placed]
+
+
+@dataclass
+class PlacementResult:
+    spots: list[np.ndarray | None]  # each footprint's object origin (x, y, z), or None where it did not fit
+    taken: list[Placed]  # every disc now occupied, for the clutter placed after the labeled objects
+
+
+@PLACEMENTS.register("scatter")
+def _scatter(request: PlacementRequest) -> PlacementResult:
+    """Random spots, no two footprints closer than min_gap, largest objects first."""
+    return PlacementResult(*scatter(request.footprints, request.area, request.spec.min_gap, request.spec.max_tries,
+                                    request.rng, request.occupied))
+
+
+@PLACEMENTS.register("grid")
+def _grid(request: PlacementRequest) -> PlacementResult:
+    spots = grid(request.footprints, request.area, request.spec.min_gap, request.spec.grid_jitter, request.rng)
+    taken = request.occupied + [Placed(s[:2] + fp.centre_offset, fp.radius)
+                                for fp, s in zip(request.footprints, spots) if s is not None]
+    return PlacementResult(spots, taken)
+
+
+@PLACEMENTS.register("pile")
+def _pile(request: PlacementRequest) -> PlacementResult:
+    return PlacementResult(pile(request.footprints, request.area, request.spec.min_gap, request.rng),
+                           list(request.occupied))

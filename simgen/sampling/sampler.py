@@ -27,7 +27,8 @@ from simgen.sampling.frame_spec import (
 from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
-from simgen.sampling.placement import Placed, footprint, grid, pile, scatter, shape_points, upright_yaw
+from simgen.plugins import PLACEMENTS
+from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
 RAIN_ASSET = "primitive:cylinder"
@@ -227,16 +228,11 @@ class FrameSampler:
                   for d, fp in zip(drafts, footprints) if d.position is not None]
         free = [i for i, d in enumerate(drafts) if d.position is None]
         free_footprints = [footprints[i] for i in free]
-        if spec.mode == "pile":
-            spots: list = pile(free_footprints, area, spec.min_gap, rng)
-            taken = pinned
-        elif spec.mode == "grid":
-            spots = grid(free_footprints, area, spec.min_gap, spec.grid_jitter, rng)
-            taken = pinned + [Placed(s[:2] + footprints[i].centre_offset, footprints[i].radius)
-                              for i, s in zip(free, spots) if s is not None]
-        else:
-            spots, taken = scatter(free_footprints, area, spec.min_gap, spec.max_tries, rng, pinned)
-        spots = [None if s is None else s + self.origin for s in spots]
+        placed = PLACEMENTS.get(spec.mode)(PlacementRequest(free_footprints, area, spec, rng, pinned))
+        if len(placed.spots) != len(free_footprints):
+            raise PlacementError(f"placement mode '{spec.mode}' returned {len(placed.spots)} spots for "
+                                 f"{len(free_footprints)} objects")
+        spots, taken = [None if s is None else np.asarray(s, float) + self.origin for s in placed.spots], placed.taken
         positions: list = [d.position for d in drafts]
         for i, spot in zip(free, spots):
             positions[i] = spot

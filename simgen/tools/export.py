@@ -33,7 +33,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -45,8 +45,8 @@ from simgen.dataset.ownership import FRAME_FILE, Layout, claim, clear, marked_ki
 from simgen.dataset.reader import frame_files, member, read_coco
 from simgen.dataset.writer import SUBDIRS, atomic_write_bytes, atomic_write_json
 from simgen.errors import OutputError
+from simgen.plugins import EXPORTERS
 
-FORMATS = ("yolo", "yolo-seg", "coco-split")
 DEFAULT_SPLIT = "0.8,0.1,0.1"
 
 Coco = dict[str, Any]
@@ -127,8 +127,30 @@ def place(src: Path, dst: Path, symlink: bool) -> str:
 
 YOLO_LAYOUT = Layout("export:yolo", frozenset({"data.yaml"}),
                      {f"{kind}/{split}": FRAME_FILE for kind in ("images", "labels") for split in SPLITS})
-LAYOUTS = {"yolo": YOLO_LAYOUT, "yolo-seg": YOLO_LAYOUT,
-           "coco-split": Layout("export:coco-split", frozenset(SPLIT_FILES), {sub: FRAME_FILE for sub in SUBDIRS})}
+COCO_SPLIT_LAYOUT = Layout("export:coco-split", frozenset(SPLIT_FILES), {sub: FRAME_FILE for sub in SUBDIRS})
+
+
+@dataclass
+class ExportJob:
+    """What an exporter is handed: the checked COCO of OUT, the split, and where to write."""
+
+    coco: Coco
+    out: Path
+    dest: Path
+    splits: dict[str, list[dict]]
+    summary: "ExportSummary"
+    symlink: bool
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """An export format: ``write`` fills DEST; ``layout`` names what it writes there, which is all a later
+    export of the same kind may delete; ``in_place`` formats may write next to the dataset (DEST = OUT)."""
+
+    write: Callable[[ExportJob], None]
+    layout: Layout
+    help: str
+    in_place: bool = False
 
 
 def prepare_dest(out: Path, dest: Path, fmt: str) -> None:
@@ -138,7 +160,7 @@ def prepare_dest(out: Path, dest: Path, fmt: str) -> None:
     out_r, dest_r = out.resolve(), dest.resolve()
     if dest_r == out_r or dest_r in out_r.parents:
         raise OutputError(f"-o {dest} is the dataset folder or contains it; choose another folder, e.g. {out}-{fmt}")
-    layout = LAYOUTS[fmt]
+    layout = EXPORTERS.get(fmt).layout
     if dest.is_dir() and marked_kind(dest) == layout.kind:
         clear(dest, layout)
     claim(dest, layout)
@@ -219,9 +241,9 @@ def write_data_yaml(dest: Path, categories: list[dict]) -> None:
     atomic_write_bytes(dest / "data.yaml", (header + yaml.safe_dump(payload, sort_keys=False)).encode("utf-8"))
 
 
-def export_yolo(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]], summary: ExportSummary,
-                segment: bool, symlink: bool) -> None:
+def export_yolo(job: ExportJob, segment: bool) -> None:
     """Images and one label file per image (empty for an image without objects: a background example)."""
+    coco, out, dest, splits, summary, symlink = job.coco, job.out, job.dest, job.splits, job.summary, job.symlink
     cls_of = {c["id"]: i for i, c in enumerate(coco["categories"])}
     by_image = annotations_by_image(coco)
     for name in SPLITS:
@@ -247,9 +269,9 @@ def export_yolo(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]]
     write_data_yaml(dest, coco["categories"])
 
 
-def export_coco_split(coco: Coco, out: Path, dest: Path, splits: dict[str, list[dict]], summary: ExportSummary,
-                      symlink: bool) -> None:
+def export_coco_split(job: ExportJob) -> None:
     """annotations_{split}.json whose relative paths resolve against DEST (linking files there unless DEST is OUT)."""
+    coco, out, dest, splits, summary, symlink = job.coco, job.out, job.dest, job.splits, job.summary, job.symlink
     in_place = dest.resolve() == out.resolve()
     for split, images in splits.items():
         if not in_place:
@@ -265,21 +287,27 @@ def export_coco_split(coco: Coco, out: Path, dest: Path, splits: dict[str, list[
                           {**coco, "info": info, "images": images, "annotations": annotations}, compact=True)
 
 
+EXPORTERS.register("yolo", Exporter(lambda job: export_yolo(job, segment=False), YOLO_LAYOUT,
+                                    "Ultralytics boxes: images/ and labels/ per split, data.yaml"))
+EXPORTERS.register("yolo-seg", Exporter(lambda job: export_yolo(job, segment=True), YOLO_LAYOUT,
+                                        "Ultralytics segments: one polygon per object (the largest part of its mask)"))
+EXPORTERS.register("coco-split", Exporter(lambda job: export_coco_split(job), COCO_SPLIT_LAYOUT,
+                                          "annotations_{train,val,test}.json (next to annotations.json if DEST = OUT)",
+                                          in_place=True))
+
+
 def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 0.1), seed: int = 0,
                    symlink: bool = False) -> ExportSummary:
-    """Split OUT's images and write them to DEST in the given format."""
-    if fmt not in FORMATS:
-        raise OutputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    """Split OUT's images and write them to DEST in the given format (any registered exporter)."""
+    if fmt not in EXPORTERS:
+        raise OutputError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS.names())}")
+    exporter = EXPORTERS.get(fmt)
     coco = read_coco(out)
     splits = split_images(coco["images"], ratios, seed)
     summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
-    if fmt == "coco-split":
-        if dest.resolve() != out.resolve():
-            prepare_dest(out, dest, fmt)
-        export_coco_split(coco, out, dest, splits, summary, symlink)
-    else:
+    if not (exporter.in_place and dest.resolve() == out.resolve()):
         prepare_dest(out, dest, fmt)
-        export_yolo(coco, out, dest, splits, summary, segment=fmt == "yolo-seg", symlink=symlink)
+    exporter.write(ExportJob(coco, out, dest, splits, summary, symlink))
     return summary
 
 
@@ -311,9 +339,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "hard-linked (copied across file systems), so an export costs almost no disk.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render'")
-    parser.add_argument("--format", required=True, choices=FORMATS,
-                        help="yolo: boxes; yolo-seg: one polygon per object (the largest part of its mask); "
-                             "coco-split: annotations_{train,val,test}.json")
+    parser.add_argument("--format", required=True, choices=EXPORTERS.names(),
+                        help="; ".join(f"{name}: {EXPORTERS.get(name).help}" for name in EXPORTERS.names()))
     parser.add_argument("-o", "--dest", required=True, metavar="DEST",
                         help="output folder (new or empty, or an earlier export of the same format; "
                              "for coco-split it may be OUT itself)")

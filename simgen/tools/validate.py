@@ -62,7 +62,7 @@ class ValidationReport:
         return asdict(self)
 
 
-PNG_SPECS = {output.key: output.pixels for output in OUTPUTS if output.pixels is not None}
+PNG_SPECS = {output.key: output.pixels for output in OUTPUTS.values() if output.pixels is not None}
 
 
 def _count(n: int, noun: str) -> str:
