@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import cv2
 import numpy as np
 import yaml
 
 from simgen.annotate.instances import decode_rle
+from simgen.annotate.polygons import pixel_outline
 from simgen.dataset.layout import SPLIT_FILES, SPLITS
 from simgen.dataset.ownership import FRAME_FILE, Layout, claim, clear, marked_kind
 from simgen.dataset.reader import frame_files, member, read_coco
@@ -173,8 +173,8 @@ def annotations_by_image(coco: Coco) -> dict[int, list[dict]]:
     return grouped
 
 
-def _label_line(cls: int, values: np.ndarray | Sequence[float]) -> str:
-    return " ".join([str(cls), *(f"{min(max(float(v), 0.0), 1.0):.6f}" for v in values)])
+def _label_line(cls: int, values: np.ndarray | Sequence[float], digits: int = 6) -> str:
+    return " ".join([str(cls), *(f"{min(max(float(v), 0.0), 1.0):.{digits}f}" for v in values)])
 
 
 def yolo_box_line(cls: int, bbox: Sequence[float], width: int, height: int) -> str:
@@ -183,22 +183,15 @@ def yolo_box_line(cls: int, bbox: Sequence[float], width: int, height: int) -> s
     return _label_line(cls, [(x + w / 2) / width, (y + h / 2) / height, w / width, h / height])
 
 
-def largest_contour(mask: np.ndarray) -> np.ndarray | None:
-    """Outer contour (N x 2, pixel x/y) of the mask's largest part with at least 3 points, or None."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    candidates = [c.reshape(-1, 2) for c in contours if len(c) >= 3]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (cv2.contourArea(c), len(c)))
-
-
 def yolo_polygon_line(cls: int, segmentation: dict, width: int, height: int) -> str | None:
-    """The mask as one normalized polygon; pixel indices divided by the size, so that Ultralytics'
-    own rasterization (scale back, cv2.fillPoly) gives the mask again. None if nothing usable."""
-    contour = largest_contour(decode_rle(segmentation))
-    if contour is None:
+    """The mask as one normalized polygon along its pixel edges (every part, joined), so the box a trainer
+    derives from it is the COCO box and Ultralytics' own rasterization (scale back, truncate, cv2.fillPoly)
+    gives the mask back. None only for an empty mask."""
+    outline = pixel_outline(decode_rle(segmentation))
+    if outline is None:
         return None
-    return _label_line(cls, (contour / np.array([width, height], dtype=float)).ravel())
+    # 9 decimals keep the EDGE_EPS pull-in of right and bottom edges at any image size up to 16k
+    return _label_line(cls, (outline / np.array([width, height], dtype=float)).ravel(), digits=9)
 
 
 @dataclass
