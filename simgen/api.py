@@ -74,7 +74,7 @@ class Frame:
     index: int
     rgb: np.ndarray  # (H, W, 3) uint8, RGB order, as Blender's view transform shows it
     depth: np.ndarray  # (H, W) float32 metres along the camera axis; inf where nothing was hit
-    instance: np.ndarray  # (H, W) uint16: the annotations' instance_id; 0 = background
+    instance: np.ndarray  # (H, W) uint16: the annotations' mask_id; 0 = background
     semantic: np.ndarray  # (H, W) category id; 0 = background
     image: dict[str, Any]  # the COCO images[] entry (camera, conditions, every sampled parameter)
     annotations: list[dict[str, Any]] = field(default_factory=list)  # COCO annotations[] (no ids yet)

@@ -103,7 +103,7 @@ register(Output("rgb", "file_name", "images", PNG, None, pixels=PixelSpec(3, ("u
 register(Output("depth", "depth_file", "depth", PNG, _png_of("depth_mm"), pixels=PixelSpec(1, ("uint16",)),
                 description="uint16 millimetres along the camera axis; 0 = no surface"))
 register(Output("instance", "instance_file", "instance", PNG, _png_of("instance", np.uint16),
-                pixels=PixelSpec(1, ("uint16",)), description="uint16 instance_id per pixel; 0 = background"))
+                pixels=PixelSpec(1, ("uint16",)), description="uint16 per pixel: the annotation's mask_id; 0 = background"))
 register(Output("semantic", "semantic_file", "semantic", PNG, _png_of("semantic"),
                 pixels=PixelSpec(1, ("uint8", "uint16")), description="category id per pixel; 0 = background"))
 register(Output("depth_float", "depth_float_file", "depth", lambda labels: f".{labels.depth_float}", _float_depth,

@@ -59,7 +59,7 @@ def test_generator_frames_equal_the_rendered_dataset(tmp_path: Path) -> None:
     image = next(i for i in coco["images"] if i["frame_index"] == 2)
     assert frame.image == image and spec.index == 2
     assert [{k: v for k, v in a.items() if k != "id"} for a in coco["annotations"] if a["image_id"] == image["id"]] \
-        == sorted(frame.annotations, key=lambda a: a["instance_id"])
+        == sorted(frame.annotations, key=lambda a: a["mask_id"])
     assert np.array_equal(frame.instance, cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED))
     assert np.array_equal(frame.semantic, cv2.imread(str(out / image["semantic_file"]), cv2.IMREAD_UNCHANGED))
     written_rgb = cv2.cvtColor(cv2.imread(str(out / image["file_name"])), cv2.COLOR_BGR2RGB)

@@ -46,10 +46,10 @@ def test_every_mask_is_exactly_its_instance_pixels(quickstart: Path, quickstart_
         instance = read(quickstart / image["instance_file"])
         semantic = read(quickstart / image["semantic_file"])
         labeled = by_image.get(image["id"], [])
-        assert sorted(np.unique(instance[instance > 0]).tolist()) == sorted(a["instance_id"] for a in labeled)
+        assert sorted(np.unique(instance[instance > 0]).tolist()) == sorted(a["mask_id"] for a in labeled)
         for annotation in labeled:
             mask = decode_rle(annotation["segmentation"])
-            assert np.array_equal(mask, instance == annotation["instance_id"])
+            assert np.array_equal(mask, instance == annotation["mask_id"])
             assert annotation["area"] == int(mask.sum())
             rows, cols = np.nonzero(mask)
             assert annotation["bbox"] == [cols.min(), rows.min(), cols.max() - cols.min() + 1, rows.max() - rows.min() + 1]

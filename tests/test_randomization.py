@@ -56,7 +56,7 @@ def scene(tmp_path: Path, name: str, text: str, *extra: str) -> tuple[Path, dict
 def object_pixels(out: Path, coco: dict, instance_id: int = 1) -> np.ndarray:
     image = coco["images"][0]
     rgb = cv2.imread(str(out / image["file_name"]))[..., ::-1].astype(float)
-    annotation = next(a for a in coco["annotations"] if a["instance_id"] == instance_id)
+    annotation = next(a for a in coco["annotations"] if a["mask_id"] == instance_id)
     return rgb[decode_rle(annotation["segmentation"])]
 
 

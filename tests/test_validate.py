@@ -58,7 +58,7 @@ def instance_pixels_moved(out: Path) -> None:
     path = out / image["instance_file"]
     instance = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     rows, cols = np.nonzero(instance == 0)
-    instance[rows[:5], cols[:5]] = annotation["instance_id"]
+    instance[rows[:5], cols[:5]] = annotation["mask_id"]
     cv2.imwrite(str(path), instance)
 
 

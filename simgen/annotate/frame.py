@@ -67,7 +67,7 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
         annotation: dict[str, Any] = {
             "image_id": image["id"],
             "category_id": obj.category_id,
-            "instance_id": obj.instance_id,
+            "mask_id": obj.instance_id,  # its pixels' value in instance/*.png ('instance_id' is reserved in FiftyOne)
             "bbox": label.bbox,
             "area": label.area,
             "segmentation": label.segmentation,

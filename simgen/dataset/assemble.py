@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from simgen.dataset.manifest import write_attribution
+from simgen.dataset.reader import mask_id
 from simgen.dataset.writer import atomic_write_json, read_journal
 
 
@@ -24,7 +25,7 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
     images, annotations = [], []
     for index in sorted(records):
         images.append(records[index]["image"])
-        for annotation in sorted(records[index]["annotations"], key=lambda a: a["instance_id"]):
+        for annotation in sorted(records[index]["annotations"], key=mask_id):
             annotations.append({"id": len(annotations) + 1, **annotation})
     coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
             "annotations": annotations}

@@ -51,6 +51,12 @@ def dig(record: Any, *keys: str) -> Any:
     return record
 
 
+def mask_id(annotation: dict[str, Any]) -> Any:
+    """The value of an annotation's pixels in instance/*.png: ``mask_id``, or ``instance_id`` in datasets
+    written before it was renamed (FiftyOne reserves that name on its detections)."""
+    return annotation.get("mask_id", annotation.get("instance_id"))
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from simgen.dataset.reader import mask_id
 from simgen.errors import OutputError
 from simgen.outputs import OUTPUTS, PixelSpec, always_keys
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 ANNOTATIONS = "annotations.json"
 DARK_MEAN, BRIGHT_MEAN = 3, 252
 IMAGE_FIELDS = ("id", "width", "height", *always_keys())
-ANNOTATION_FIELDS = ("id", "image_id", "category_id", "instance_id", "bbox", "area", "segmentation")
+ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox", "area", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def validate_dataset(out: Path, min_area_px: int = 4) -> ValidationReport:
         _check_unique_ids(entries, what, report)
     images = _complete(coco["images"], IMAGE_FIELDS, _image_where, report)
     annotations = _complete(coco["annotations"], ANNOTATION_FIELDS, _annotation_where, report)
+    for annotation in [a for a in annotations if mask_id(a) is None]:
+        report.error("missing-field", _annotation_where(annotation), "missing mask_id")
+        annotations.remove(annotation)
     by_image = _annotations_by_image(annotations, coco["images"], coco["categories"], report)
     for image in images:
         _check_frame(out, image, by_image.get(image["id"], []), min_area_px, report)
@@ -245,10 +249,10 @@ def _check_annotation(annotation: dict[str, Any], image: dict[str, Any], instanc
     if area < min_area_px:
         report.warn("small-label", where, f"{area} px, below the {min_area_px} px minimum")
     if instance is not None:
-        differ = int((mask != (instance == annotation["instance_id"])).sum())
+        differ = int((mask != (instance == mask_id(annotation))).sum())
         if differ:
             report.error("mask-mismatch", where, f"mask differs from {image['instance_file']} == "
-                                                 f"{annotation['instance_id']} at {differ} px")
+                                                 f"{mask_id(annotation)} at {differ} px")
     if semantic is not None:
         wrong = int((semantic[mask] != annotation["category_id"]).sum())
         if wrong:
@@ -290,7 +294,7 @@ def _check_unlabeled(instance: np.ndarray, annotations: list[dict[str, Any]], wh
     import numpy as np
 
     present = set(np.flatnonzero(np.bincount(instance.ravel())).tolist()) - {0}
-    unlabeled = sorted(present - {annotation["instance_id"] for annotation in annotations})
+    unlabeled = sorted(present - {mask_id(annotation) for annotation in annotations})
     if unlabeled:
         report.warn("unlabeled-instance", where, f"instance id(s) {unlabeled} have pixels but no annotation")
 
