@@ -236,3 +236,12 @@ def test_contact_sheet_has_the_expected_size(quickstart: Path, quickstart_coco: 
     x, y = sheet.layout_for(quickstart_coco["images"][:3], 2, 200).origin(2)
     assert picture[y:y + tile_height, x:x + 200].std() > 10, "the third image is drawn in its tile"
     assert np.all(picture[y:y + tile_height, x + 200 + sheet.GAP:] == sheet.BACKGROUND), "the fourth slot is empty"
+
+
+def test_annotation_keys_do_not_collide_with_fiftyone_detection_names(quickstart_coco: dict) -> None:
+    """FiftyOne's COCO importer turns extra annotation keys into Detection attributes and refuses the
+    names Detection reserves (read from FiftyOne 1.22.1: its properties and fields)."""
+    reserved = {"instance_id", "has_mask", "field_names", "_id", "label", "bounding_box", "mask", "mask_path",
+                "confidence", "index", "attributes", "tags"}
+    keys = {key for annotation in quickstart_coco["annotations"] for key in annotation}
+    assert not keys & reserved and "mask_id" in keys

@@ -44,3 +44,31 @@ def test_flip_augmentation_mirrors_boxes_with_the_image(quickstart: Path) -> Non
             assert torch.equal(flipped, image)
         assert torch.equal(flipped_target["boxes"], expected)
     assert seen == {True, False}
+
+
+def test_the_readme_torchvision_snippet_keeps_ignore_regions_out(tmp_path: Path) -> None:
+    """README's v2-wrapper snippet, run as written on a dataset that has ignore regions."""
+    import re
+
+    from conftest import ROOT, render
+
+    scenario = tmp_path / "ignore.yaml"
+    scenario.write_text((ROOT / "scenes" / "quickstart.yaml").read_text()
+                        + "\nlabels: {min_area_px: 120, filtered: ignore}\n")
+    out = tmp_path / "out" / "ycb"
+    assert render(scenario, out, "-n", "3") == 0
+    import json
+    coco = json.loads((out / "annotations.json").read_text())
+    first = [a for a in coco["annotations"] if a["image_id"] == coco["images"][0]["id"]]
+    assert any(a["iscrowd"] for a in first) and any(not a["iscrowd"] for a in first), "frame 0 has both kinds"
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"Loading in PyTorch.*?```python\n(.*?)```", readme, re.S).group(1)
+    namespace: dict = {}
+    import os
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(compile(code, "README", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert len(namespace["boxes"]) == sum(not a["iscrowd"] for a in first) == len(namespace["masks"])
