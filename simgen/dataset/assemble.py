@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from simgen.dataset.manifest import write_attribution
 from simgen.dataset.reader import mask_id
@@ -46,11 +47,13 @@ def used_licenses(licenses: list[dict[str, Any]], images: list[dict[str, Any]]) 
     return kept
 
 
-def coverage(images: list[dict[str, Any]], targets: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Per condition: the target fraction, and the frames and fraction the dataset really holds."""
+def coverage(images: Sequence[dict[str, Any]], targets: dict[str, float],
+             every_tag: bool = False) -> dict[str, dict[str, Any]]:
+    """Per condition: the target fraction, and the frames and fraction the dataset really holds. The one
+    count of condition tags (manifest, run summary, report, diff); ``every_tag`` adds the tags found
+    without a target (their target is None)."""
     total = max(len(images), 1)
-    result = {}
-    for name, target in targets.items():
-        frames = sum(name in image.get("conditions", []) for image in images)
-        result[name] = {"target": round(target, 4), "frames": frames, "achieved": round(frames / total, 4)}
-    return result
+    counts = Counter(tag for image in images for tag in set(image.get("conditions") or ()))
+    names = list(targets) + (sorted(set(counts) - set(targets)) if every_tag else [])
+    return {name: {"target": round(targets[name], 4) if name in targets else None, "frames": counts[name],
+                   "achieved": round(counts[name] / total, 4)} for name in names}

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from simgen.dataset.assemble import coverage
 from simgen.dataset.reader import dig
 from simgen.dataset.manifest import read_manifest
 from simgen.dataset.writer import atomic_write_bytes
@@ -140,10 +141,11 @@ def condition_targets(manifest: dict[str, Any] | None) -> dict[str, float]:
 def condition_coverage(images: Sequence[dict[str, Any]], targets: dict[str, float]) -> list[CoverageRow]:
     """One row per tag seen or targeted (most frequent first), then the untagged frames."""
     total = len(images)
-    counts = Counter(tag for image in images for tag in set(image.get("conditions") or ()))
+    found = coverage(images, targets, every_tag=True)
     clear = sum(1 for image in images if not image.get("conditions"))
-    tags = sorted(set(counts) | set(targets), key=lambda tag: (-counts[tag], tag))
-    rows = [CoverageRow(tag, counts[tag], counts[tag] / total if total else 0.0, targets.get(tag)) for tag in tags]
+    tags = sorted(found, key=lambda tag: (-found[tag]["frames"], tag))
+    rows = [CoverageRow(tag, found[tag]["frames"], found[tag]["frames"] / total if total else 0.0, targets.get(tag))
+            for tag in tags]
     return rows + [CoverageRow(CLEAR, clear, clear / total if total else 0.0, None)]
 
 
