@@ -78,6 +78,6 @@ class Registry(Generic[T]):
 
 
 PLACEMENTS: Registry[Callable] = Registry("simgen.placements", "placement mode", "simgen.sampling.placement")
-EXPORTERS: Registry = Registry("simgen.exporters", "export format", "simgen.tools.export")
+EXPORTERS: Registry = Registry("simgen.exporters", "export format", "simgen.tools.exports")
 CONDITIONS: Registry[dict] = Registry("simgen.conditions", "condition", "simgen.config.conditions")
 OUTPUTS: Registry = Registry("simgen.outputs", "output", "simgen.outputs")
