@@ -4,18 +4,23 @@ The driver keeps the journal and the progress bar; workers only render and write
 A worker that dies (killed, out of memory, Blender crash) has its frame handed to a fresh
 worker; a worker that has rendered ``recycle_after`` frames exits and is replaced, so memory
 stays flat over runs of any length.
+
+Each worker talks to the driver over a pipe of its own. A queue shared by all workers guards
+its pipe with a lock that a worker killed at the wrong moment takes to its grave, and every
+other worker then waits forever; a private pipe just reports end-of-file, and the driver
+hands that worker's frame to a fresh one.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import signal
-import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, replace
-from typing import Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any, Iterator
 
 from simgen.errors import SimgenError
 from simgen.run.frame_job import FrameRenderer, FrameResult, RendererSpec
@@ -39,40 +44,49 @@ class WorkerPlan:
     gpu_indices: list[int] | None  # this worker's cards; None = no pinning
 
 
-def _worker_main(plan: WorkerPlan, tasks: mp.Queue, results: mp.Queue, worker_id: int, recycle_after: int,
-                 parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver decides
+def _worker_main(plan: WorkerPlan, conn: Connection, recycle_after: int, parent: int) -> None:
+    """One worker: build a Blender scene, then render each frame index the driver sends until None."""
     try:
         renderer = FrameRenderer(replace(plan.spec, gpu_indices=plan.gpu_indices))
     except SimgenError as exc:
-        results.put(("fatal", worker_id, exc))
+        conn.send(("fatal", exc))
         return
-    results.put(("ready", worker_id, (renderer.device, renderer.blender_version)))
+    conn.send(("ready", (renderer.device, renderer.blender_version)))
     rendered = 0
     while recycle_after <= 0 or rendered < recycle_after:
-        try:
-            index = tasks.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if os.getppid() != parent:  # the driver is gone (SIGKILL): nobody will journal what we render
+        if not conn.poll(POLL_SECONDS):
+            if os.getppid() != parent:  # the driver is gone (SIGKILL): nobody would journal what we render
                 return
             continue
+        try:
+            index = conn.recv()
+        except (EOFError, OSError):
+            return
         if index is None:
             break
-        results.put(("start", worker_id, index))
         try:
-            results.put(("done", worker_id, renderer.render(index)))
+            conn.send(("done", renderer.render(index)))
         except SimgenError as exc:  # disk full, unwritable output: nothing later can succeed either
-            results.put(("fatal", worker_id, exc))
+            conn.send(("fatal", exc))
             return
         except Exception:  # noqa: BLE001 - one broken frame must not take the run down
-            results.put(("failed", worker_id, FrameFailed(index, traceback.format_exc(limit=6))))
+            conn.send(("failed", FrameFailed(index, traceback.format_exc(limit=6))))
         rendered += 1
     renderer.close()
-    results.put(("exit", worker_id, None))
+    conn.send(("exit", None))
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing.Process
+    conn: Connection
+    slot: int
+    frame: int | None = None  # the frame it is rendering
+    ready: bool = False
 
 
 class WorkerPool:
-    """Renders frames in ``len(plans)`` processes; iterate over it to receive results as they finish."""
+    """Renders frames in ``len(plans)`` processes; iterate over ``results`` to receive them as they finish."""
 
     discards_on_stop = True
 
@@ -80,26 +94,19 @@ class WorkerPool:
         self._ctx = mp.get_context("spawn")  # a fresh interpreter each: bpy must not be forked
         self._plans = plans
         self._recycle_after = recycle_after
-        self._tasks: mp.Queue = self._ctx.Queue()
-        self._results: mp.Queue = self._ctx.Queue()
-        for index in frames:
-            self._tasks.put(index)
+        self._pending: deque[int] = deque(frames)
         self._remaining = set(frames)
-        self._processes: dict[int, mp.Process] = {}
-        self._in_flight: dict[int, int] = {}
         self._deaths: dict[int, int] = {}
-        self._next_id = 0
+        self._workers: list[_Worker] = []
         self.device = "pending"
         self.blender_version = "unknown"
         for slot in range(len(plans)):
             self._start(slot)
 
     def _start(self, slot: int) -> None:
-        worker_id = self._next_id
-        self._next_id += 1
+        ours, theirs = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(target=_worker_main, daemon=True,
-                                    args=(self._plans[slot], self._tasks, self._results, worker_id,
-                                          self._recycle_after, os.getpid()))
+                                    args=(self._plans[slot], theirs, self._recycle_after, os.getpid()))
         # Started with SIGINT ignored, which the new interpreter keeps: a Ctrl-C that reaches the whole process
         # group while a worker still imports must not print a KeyboardInterrupt traceback there; the driver
         # alone decides what a Ctrl-C means.
@@ -108,86 +115,114 @@ class WorkerPool:
             process.start()
         finally:
             signal.signal(signal.SIGINT, previous)
-        process.slot = slot  # type: ignore[attr-defined]
-        self._processes[worker_id] = process
+        theirs.close()
+        self._workers.append(_Worker(process, ours, slot))
 
-    def _replace(self, worker_id: int) -> None:
-        process = self._processes.pop(worker_id)
-        process.join(timeout=5)
+    def _assign(self, worker: _Worker) -> None:
+        """Give an idle worker the next frame; with none left it waits (a dead worker's frame may come back)."""
+        if worker.frame is None and self._pending:
+            worker.frame = self._pending.popleft()
+            try:
+                worker.conn.send(worker.frame)
+            except OSError:
+                pass  # it died: its end-of-file comes next and hands the frame on
+
+    def _retire(self, worker: _Worker) -> None:
+        self._workers.remove(worker)
+        worker.conn.close()
+        worker.process.join(timeout=5)
         if self._remaining:
-            self._start(process.slot)  # type: ignore[attr-defined]
+            self._start(worker.slot)
+
+    def _handle(self, worker: _Worker) -> Iterator[FrameResult | FrameFailed]:
+        """One message from a worker (or its end): results are yielded, deaths hand the frame on."""
+        try:
+            kind, payload = worker.conn.recv()
+        except Exception:  # noqa: BLE001 - end of file, or a message cut short: the worker died
+            yield from self._died(worker)
+            return
+        if kind == "ready":
+            worker.ready = True
+            self.device, self.blender_version = payload
+            self._assign(worker)
+        elif kind in ("done", "failed"):
+            worker.frame = None
+            self._remaining.discard(payload.index)
+            self._assign(worker)  # before the driver journals this one, so the worker never waits on it
+            yield payload
+        elif kind == "exit":  # recycled: a frame sent after its last one was never read, so it goes back
+            if worker.frame is not None:
+                self._pending.appendleft(worker.frame)
+            self._retire(worker)
+        elif kind == "fatal":
+            raise payload if isinstance(payload, SimgenError) else SimgenError(str(payload))
+
+    def _died(self, worker: _Worker) -> Iterator[FrameFailed]:
+        """A worker gone without saying so (SIGKILL, OOM, segfault): its frame is tried once more elsewhere."""
+        worker.process.join(timeout=5)
+        index, worker.frame = worker.frame, None
+        if index is not None:
+            self._deaths[index] = self._deaths.get(index, 0) + 1
+            if self._deaths[index] >= MAX_DEATHS_PER_FRAME:
+                self._remaining.discard(index)
+                yield FrameFailed(index, f"worker process died twice on this frame "
+                                         f"(exit code {worker.process.exitcode})")
+            else:
+                self._pending.appendleft(index)
+        self._retire(worker)
 
     def results(self, stop: StopRequest) -> Iterator[FrameResult | FrameFailed]:
         while self._remaining and not stop.requested:
-            try:
-                kind, worker_id, payload = self._results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                kind, worker_id, payload = "idle", -1, None
-            if kind == "ready":
-                self.device, self.blender_version = payload
-            elif kind == "start":
-                self._in_flight[worker_id] = payload
-            elif kind in ("done", "failed"):
-                self._in_flight.pop(worker_id, None)
-                self._remaining.discard(payload.index)
-                yield payload
-            elif kind == "exit":
-                self._replace(worker_id)
-            elif kind == "fatal":
-                raise payload
-            if stop.requested:  # workers killed by the same signal are not failures to retry
-                return
-            for failure in self._reap_dead():
-                self._remaining.discard(failure.index)
-                yield failure
+            for conn in wait([w.conn for w in self._workers], timeout=POLL_SECONDS):
+                if stop.requested:  # workers killed by the same signal are not failures to retry
+                    return
+                worker = next((w for w in self._workers if w.conn is conn), None)
+                if worker is not None:
+                    yield from self._handle(worker)
 
     def wait_ready(self, stop: StopRequest) -> str:
         """Block until one worker has Blender up (or report why none could start, or a stop is asked)."""
+        deaths = 0
         while self.device == "pending" and not stop.requested:
-            try:
-                kind, worker_id, payload = self._results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not any(p.is_alive() for p in self._processes.values()):
-                    time.sleep(0.2)  # a signal to the whole process group may reach the workers first
-                    if stop.requested:
-                        break
-                    raise SimgenError("every worker process exited before starting; see simgen.log") from None
-                continue
-            if kind == "fatal":
-                raise payload
-            if kind == "ready":
-                self.device, self.blender_version = payload
+            for conn in wait([w.conn for w in self._workers], timeout=POLL_SECONDS):
+                worker = next(w for w in self._workers if w.conn is conn)
+                try:
+                    kind, payload = worker.conn.recv()
+                except Exception:  # noqa: BLE001 - it died while starting
+                    deaths += 1
+                    worker.conn.close()
+                    self._workers.remove(worker)
+                    worker.process.join(timeout=1)
+                    if deaths >= 2 * len(self._plans) or not self._workers:
+                        if stop.requested:  # a signal to the whole process group may reach the workers first
+                            return self.device
+                        raise SimgenError("every worker process exited before starting; see simgen.log") from None
+                    self._start(worker.slot)
+                    continue
+                if kind == "fatal":
+                    raise payload if isinstance(payload, SimgenError) else SimgenError(str(payload))
+                if kind == "ready":
+                    worker.ready = True
+                    self.device, self.blender_version = payload
+                    self._assign(worker)
         return self.device
 
-    def _reap_dead(self) -> list[FrameFailed]:
-        """A worker gone without saying so (SIGKILL, OOM, segfault): retry its frame once elsewhere."""
-        failures = []
-        for worker_id, process in list(self._processes.items()):
-            if process.is_alive() or process.exitcode == 0:
-                continue
-            index = self._in_flight.pop(worker_id, None)
-            if index is not None:
-                self._deaths[index] = self._deaths.get(index, 0) + 1
-                if self._deaths[index] >= MAX_DEATHS_PER_FRAME:
-                    failures.append(FrameFailed(index, f"worker process died twice on this frame "
-                                                       f"(exit code {process.exitcode})"))
-                else:
-                    self._tasks.put(index)
-            self._replace(worker_id)
-        return failures
-
     def close(self, kill: bool = False) -> None:
-        if kill:
-            for process in self._processes.values():
-                process.kill()
-        else:
-            for _ in self._processes:
-                self._tasks.put(None)
-        for process in self._processes.values():
-            process.join(timeout=2 if kill else 10)
-            if process.is_alive():
-                process.kill()
-        self._processes.clear()
+        for worker in self._workers:
+            if kill:
+                worker.process.kill()
+            else:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        for worker in self._workers:
+            worker.process.join(timeout=2 if kill else 10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=2)
+            worker.conn.close()
+        self._workers.clear()
 
 
 def threads_per_worker(workers: int) -> int:
