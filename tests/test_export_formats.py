@@ -3,7 +3,6 @@ VOC: 1-based inclusive boxes) and loaded with torchvision's VOC reader where it 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from xml.etree import ElementTree

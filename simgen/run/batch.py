@@ -214,10 +214,10 @@ def _check_images(scenario: Scenario, scenarios: list[Scenario]) -> set[str]:
     file named .exr would otherwise render as a magenta world, with no error). Returns the files."""
     checked: set[str] = set()
     for each in scenarios:
-        for field, patterns in ((("world", "hdri"), hdri_patterns(each)), (("materials",), texture_patterns(each))):
+        for where, patterns in ((("world", "hdri"), hdri_patterns(each)), (("materials",), texture_patterns(each))):
             for pattern in patterns:
-                with _located(scenario, *field):
-                    for file in expand_files(pattern, scenario.source_dir, field[-1]):
+                with _located(scenario, *where):
+                    for file in expand_files(pattern, scenario.source_dir, where[-1]):
                         if file not in checked:
                             checked.add(file)
                             problem = image_problem(Path(file))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.conditions import condition_fractions, conditions_of, variant
 from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, is_path_like
-from simgen.errors import AssetError, PlacementError
+from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     SunParams, WorldParams)
