@@ -82,8 +82,7 @@ def merge(shards: list[Path], out: Path) -> dict[str, Any]:
 
 def _merge_journals(shards: list[Path], out: Path) -> None:
     writer = DatasetWriter(out)
-    writer.repair()
-    seen = writer.finished_frames()
+    seen = writer.finished_frames(writer.repair().records)
     for folder in shards:
         for record in read_journal(folder):
             index = int(record["image"]["frame_index"])

@@ -120,6 +120,15 @@ def scan_journal(out: Path) -> JournalScan:
     return scan
 
 
+def journal_lines(out: Path) -> int:
+    """How many complete lines the journal has, counted without parsing them."""
+    try:
+        with open(out / JOURNAL, "rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return 0
+
+
 def read_journal(out: Path) -> Iterator[dict[str, Any]]:
     """The journal's intact records, in order; damaged lines and a line cut short by a crash are skipped."""
     yield from scan_journal(out).records
@@ -185,9 +194,10 @@ class DatasetWriter:
             except OSError as exc:
                 raise as_output_error(exc, out / sub) from None
 
-    def repair(self) -> int:
+    def repair(self) -> JournalScan:
         """After a crash: cut a half-written last journal line, set damaged lines aside in
-        frames.quarantine.jsonl, and remove half-written files. Returns the number of lines set aside.
+        frames.quarantine.jsonl, and remove half-written files. Returns the journal as read (its
+        ``damaged`` lines are the ones set aside), so callers need not read it again.
 
         Without the cut, the next line appended would be glued onto the broken one and lost.
         Call it from the single journal writer before a run starts, never while workers write.
@@ -209,7 +219,7 @@ class DatasetWriter:
         for sub in SUBDIRS:
             for leftover in (self.out / sub).glob(".*.tmp*"):
                 leftover.unlink(missing_ok=True)
-        return len(scan.damaged)
+        return scan
 
     def rgb_staging_path(self, index: int) -> Path:
         """Where the renderer writes the RGB PNG before the frame is committed."""
@@ -250,9 +260,10 @@ class DatasetWriter:
         except OSError as exc:
             raise as_output_error(exc, self.out / JOURNAL) from None
 
-    def finished_frames(self) -> set[int]:
-        """Frames whose last journal record is intact and whose files match it byte for byte."""
+    def finished_frames(self, records: list[dict[str, Any]] | None = None) -> set[int]:
+        """Frames whose last journal record is intact and whose files match it byte for byte
+        (``records``: the journal already read, e.g. by ``repair``)."""
         latest: dict[int, dict[str, Any]] = {}
-        for record in read_journal(self.out):
+        for record in read_journal(self.out) if records is None else records:
             latest[int(record["image"]["frame_index"])] = record
         return {index for index, record in latest.items() if intact(self.out, record)}

@@ -35,7 +35,7 @@ from simgen.dataset.assemble import assemble_coco, coverage
 from simgen.dataset.layout import DATASET
 from simgen.dataset.ownership import LOCK, MARKER, FolderLock, claim, clear
 from simgen.dataset.reader import dig
-from simgen.dataset.writer import JOURNAL, QUARANTINE, DatasetWriter, DiskReserve, read_journal
+from simgen.dataset.writer import JOURNAL, QUARANTINE, DatasetWriter, DiskReserve, journal_lines
 from simgen.errors import AssetError, DiskFullError, Interrupted, OutputError, SimgenError
 from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpec
 from simgen.run.interrupt import StopRequest
@@ -303,19 +303,19 @@ def check_output(out: Path, identity: str, digests: dict[str, str], overwrite: b
     existing = manifest_io.read_manifest(out)
     if existing is None:
         return
-    finished = sum(1 for _ in read_journal(out))
+    finished = journal_lines(out)
     if existing.get("identity") != identity:
         if finished == 0:
             clear(out, DATASET)
             return
         raise OutputError(f"{out} holds a different dataset (scenario '{dig(existing, 'scenario', 'name')}', "
-                          f"seed {existing.get('seed')}, {finished} finished frame(s)); choose another -o folder, "
+                          f"seed {existing.get('seed')}, {finished} journaled frame(s)); choose another -o folder, "
                           f"or pass --overwrite to delete simgen's files there and start again")
     before = existing.get("asset_digests")
     if finished and isinstance(before, dict):
         changed = sorted(key for key in set(before) | set(digests) if before.get(key) != digests.get(key))
         if changed:
-            raise OutputError(f"asset files changed since the {finished} finished frame(s) in {out} were rendered "
+            raise OutputError(f"asset files changed since the {finished} journaled frame(s) in {out} were rendered "
                               f"({', '.join(changed[:3])}{' and more' if len(changed) > 3 else ''}); mixing old and "
                               f"new would make one dataset of two. Restore the files, choose another -o folder, or "
                               f"pass --overwrite to start again")
@@ -424,11 +424,11 @@ def render_dataset(scenario_path: Path | Scenario, out: Path, options: RenderOpt
             try:
                 check_output(out, identity, digests, options.overwrite)
                 writer = DatasetWriter(out)
-                set_aside = writer.repair()
-                if set_aside:
-                    print(f"simgen: warning: {set_aside} damaged line(s) of {out / JOURNAL} were set aside in "
-                          f"{out / QUARANTINE}; their frames are rendered again", file=sys.stderr)
-                done = writer.finished_frames()
+                scan = writer.repair()
+                if scan.damaged:
+                    print(f"simgen: warning: {len(scan.damaged)} damaged line(s) of {out / JOURNAL} were set aside "
+                          f"in {out / QUARANTINE}; their frames are rendered again", file=sys.stderr)
+                done = writer.finished_frames(scan.records)
                 reserve.ensure(_size(out / JOURNAL))
                 frames = options.shard.frames(scenario.frames)
                 todo = [i for i in frames if i not in done]
