@@ -318,18 +318,21 @@ EPILOG = """examples:
   simgen export out/quickstart --format yolo -o out/quickstart-yolo
   simgen export out/ycb --format yolo-seg -o out/ycb-seg --split 0.7,0.2,0.1 --seed 1
   simgen export out/ycb --format coco-split -o out/ycb      # split files next to annotations.json
+  simgen export out/street --format kitti -o out/street-kitti
+  simgen export out/ycb --format voc -o out/ycb-voc
 
 The split is stratified by each image's condition tags and depends only on --seed and the images.
-Re-exporting into the same DEST replaces the earlier export's split folders.
+Re-exporting into the same DEST replaces the earlier export's files; anything else there makes it refuse.
 """
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="convert a dataset to YOLO, YOLO-seg or train/val/test COCO files",
-        description="Split the images of OUT into train/val/test and write them to DEST as an Ultralytics "
-                    "YOLO dataset (boxes or polygons, with data.yaml) or as three COCO files. Images are "
-                    "hard-linked (copied across file systems), so an export costs almost no disk.",
+        "export", help="convert a dataset to YOLO, YOLO-seg, COCO splits, KITTI or Pascal VOC",
+        description="Split the images of OUT into train/val/test and write them to DEST in one of the formats "
+                    "below (plug-ins add more). Images are hard-linked where the format keeps PNG (copied across "
+                    "file systems), so an export costs almost no disk; VOC converts them to JPEG. DEST must be "
+                    "new, empty, or an earlier export of the same format, whose files alone are replaced.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render'")
     parser.add_argument("--format", required=True, choices=EXPORTERS.names(),
