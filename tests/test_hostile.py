@@ -501,3 +501,19 @@ def test_check_catches_what_would_fail_the_render(tmp_path: Path, case: str, cap
     one_line_error(capsys, 2, main(["check", str(scenario)]), *expected)
     one_line_error(capsys, 2, render(scenario, tmp_path / "out", "-n", "1"), *expected)
     assert not (tmp_path / "out").exists(), "a refused run leaves nothing behind"
+
+
+def test_merge_and_in_place_export_refuse_a_folder_that_is_not_simgens(tmp_path: Path, quickstart: Path,
+                                                                       capsys) -> None:
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "notes.txt").write_text("precious")
+    one_line_error(capsys, 2, main(["merge", str(quickstart), "-o", str(target)]), "was not written by simgen")
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    foreign = tmp_path / "their_coco"  # a COCO dataset from elsewhere, with its own split files
+    foreign.mkdir()
+    (foreign / "annotations.json").write_text((quickstart / "annotations.json").read_text())
+    (foreign / "annotations_train.json").write_text("theirs")
+    one_line_error(capsys, 2, main(["export", str(foreign), "--format", "coco-split", "-o", str(foreign)]),
+                   "was not written by simgen")
+    assert (foreign / "annotations_train.json").read_text() == "theirs"

@@ -18,4 +18,5 @@ DATASET = Layout(
     files=frozenset({ANNOTATIONS, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
                      *SPLIT_FILES, REPORT[0]}),
     folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png")},
+    evidence=MANIFEST,
 )

@@ -39,6 +39,7 @@ class Layout:
     kind: str
     files: frozenset[str]
     folders: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # "images/train" -> names written there
+    evidence: str | None = None  # a file (JSON with simgen_version) that proves an unmarked folder is simgen's
 
     def owns_file(self, relative: Path) -> bool:
         parts = relative.parts
@@ -90,11 +91,27 @@ def _describe(folder: Path, entries: list[Path]) -> str:
     return shown + (" and more" if len(entries) > 3 else "")
 
 
+def _has_files(folder: Path) -> bool:
+    return any(path.is_file() or path.is_symlink() for path in folder.rglob("*"))
+
+
+def _written_by_simgen(folder: Path, layout: Layout) -> bool:
+    if layout.evidence is None:
+        return False
+    try:
+        record = json.loads((folder / layout.evidence).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and "simgen_version" in record
+
+
 def claim(folder: Path, layout: Layout) -> bool:
     """Make ``folder`` simgen's for ``layout.kind`` (creating it); returns whether it was created.
 
-    An existing folder is accepted only if it is empty, already marked as this kind, or (for
-    datasets written before markers existed) holds nothing but simgen's own names.
+    An existing folder is accepted only if it is marked as this kind, holds no file at all (empty
+    folders: a run killed while starting), or, written before markers existed, holds the layout's
+    ``evidence`` file (a manifest that says simgen made it) and nothing but simgen's own names.
+    Names alone prove nothing: a user's ``annotations.json`` is called that too.
     """
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} exists and is not a folder; choose another output folder")
@@ -106,6 +123,8 @@ def claim(folder: Path, layout: Layout) -> bool:
                               f"choose another output folder")
         if kind is None:
             foreign = foreign_files(folder, layout)
+            if not foreign and _has_files(folder) and not _written_by_simgen(folder, layout):
+                foreign = [p.relative_to(folder) for p in sorted(folder.rglob("*")) if p.is_file()][:5]
             if foreign:
                 raise OutputError(f"{folder} is not empty and was not written by simgen (it holds "
                                   f"{_describe(folder, foreign)}); choose a new or empty output folder")

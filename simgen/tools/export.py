@@ -40,7 +40,7 @@ import yaml
 
 from simgen.annotate.instances import decode_rle
 from simgen.annotate.polygons import pixel_outline
-from simgen.dataset.layout import SPLIT_FILES, SPLITS
+from simgen.dataset.layout import DATASET, SPLIT_FILES, SPLITS
 from simgen.dataset.ownership import FRAME_FILE, Layout, claim, clear, marked_kind
 from simgen.dataset.reader import frame_files, member, read_coco
 from simgen.dataset.writer import SUBDIRS, atomic_write_bytes, atomic_write_json
@@ -300,6 +300,8 @@ def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 
     summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
     if not (exporter.in_place and dest.resolve() == out.resolve()):
         prepare_dest(out, dest, fmt)
+    elif marked_kind(out) != DATASET.kind:
+        claim(out, DATASET)  # writing next to annotations.json: only into a dataset simgen made (or refuse)
     exporter.write(ExportJob(coco, out, dest, splits, summary, symlink))
     return summary
 
