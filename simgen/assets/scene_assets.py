@@ -13,6 +13,7 @@ class SceneAssets:
     classes: dict[str, list[AssetRef]]  # class name -> assets it may draw
     distractors: dict[str, list[AssetRef]] = field(default_factory=dict)  # shape string -> assets
     surface: AssetRef | None = None  # a static, unlabeled asset whose top objects stand on
+    images: set[str] = field(default_factory=set)  # every HDRI and texture file a frame may draw (checked readable)
 
     def keypoints(self, class_name: str, declared: Any) -> Any:
         """A class's keypoints: its own, else those its catalog entry declares."""

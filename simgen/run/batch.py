@@ -200,8 +200,7 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     for index, cls in enumerate(scenario.classes):
         with _located(scenario, "classes", index, "asset"):
             classes[cls.name] = resolve_class_assets(cls.asset, base)
-    _check_images(scenario, scenarios)
-    return SceneAssets(classes, distractors, surface)
+    return SceneAssets(classes, distractors, surface, _check_images(scenario, scenarios))
 
 
 def variants(scenario: Scenario) -> list[Scenario]:
@@ -269,8 +268,7 @@ def check_scenario(scenario_path: Path | Scenario, options: RenderOptions, frame
             specs = [renderer.sampler.sample(index) for index in range(min(frames, scenario.frames))]
         finally:
             renderer.close()
-    images = _check_images(scenario, variants(scenario))
-    return CheckReport(scenario, preset, len(eager) + len(deferred), len(images), len(specs),
+    return CheckReport(scenario, preset, len(eager) + len(deferred), len(assets.images), len(specs),
                        sum(len(s.objects) for s in specs), sum(len(s.dropped) for s in specs))
 
 

@@ -182,13 +182,12 @@ class FrameRenderer:
                 isolated = backend.render_isolated(plan.isolation_groups)
         if frame.sensor or (frame.fog and frame.fog.mode == "analytic"):
             with stage("sensor"):
-                staged = rgb_path
-                image = cv2.imread(str(staged))
+                image = cv2.imread(str(rgb_path))
                 if frame.fog and frame.fog.mode == "analytic":
                     image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K),
                                       np.array(frame.camera.world_to_camera), frame.fog.height_m)
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
-                cv2.imwrite(str(staged), image)
+                cv2.imwrite(str(rgb_path), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels)
