@@ -93,6 +93,10 @@ def test_fog_and_rain_change_the_image_but_not_the_labels(tmp_path: Path, clear,
     rgb = cv2.imread(str(out / coco["images"][0]["file_name"])).astype(float)
     rgb_clear = cv2.imread(str(clear[0] / clear[1]["images"][0]["file_name"])).astype(float)
     assert np.abs(rgb - rgb_clear).mean() > 3
+    params = coco["images"][0]["params"]
+    if name == "rain":
+        assert len(params["rain"]) == 300 and params["distractors"] == [] and params["snow"] == []
+        assert all(streak["static"] and not streak["hides_labels"] for streak in params["rain"])
 
 
 def test_snowflakes_only_ever_hide_pixels(tmp_path: Path, clear) -> None:
@@ -105,6 +109,8 @@ def test_snowflakes_only_ever_hide_pixels(tmp_path: Path, clear) -> None:
         assert annotation["visibility"] <= 1.0
     assert any(a["visibility"] < 1.0 for a in coco["annotations"])
     assert coco["images"][0]["params"]["ground"]["material"]["snow"] == 1.0
+    flakes = coco["images"][0]["params"]["snow"]
+    assert len(flakes) == 400 and all(f["hides_labels"] and f["static"] for f in flakes)
 
 
 def test_analytic_fog_fades_far_pixels_more() -> None:

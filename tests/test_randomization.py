@@ -280,7 +280,7 @@ camera: {{orbit: {{distance: 1.5, elevation_deg: 45}}}}
             lowest = lowest_point(UNIT_CUBE, obj["scale"], obj["rotation_euler"], obj["location"])
             assert lowest == pytest.approx(top, abs=1e-5)
             assert -0.3 <= obj["location"][0] <= 0.9 and -0.2 <= obj["location"][1] <= 0.6, "on the top, not beside it"
-        assert image["params"]["distractors"][0]["fixed"] is True
+        assert image["params"]["surface"]["static"] is True and image["params"]["distractors"] == []
     assert len(coco["annotations"]) >= 4
 
 
@@ -334,8 +334,9 @@ def test_backdrop_plane_faces_the_camera_behind_the_objects(tmp_path: Path) -> N
     text = BASE.replace("HUE", "0").replace("SUN", "3") + "backdrop: {distance_m: 1.0, size_m: 8}\n"
     out, coco = scene(tmp_path, "backdrop", text)
     image = coco["images"][0]
-    (plane,) = image["params"]["distractors"]
-    assert plane["asset"] == "primitive:plane" and plane["fixed"]
+    plane = image["params"]["backdrop"]
+    assert plane["asset"] == "primitive:plane" and plane["static"] and plane["hides_labels"]
+    assert image["params"]["distractors"] == [], "the backdrop is not a distractor"
     normal = euler_xyz_matrix(*plane["rotation_euler"])[:, 2]
     to_camera = np.array(image["params"]["camera"]["location"]) - plane["location"]
     assert normal @ to_camera / np.linalg.norm(to_camera) > 0.999

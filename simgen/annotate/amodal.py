@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simgen.sampling.frame_spec import DistractorParams, ObjectSpec
+from simgen.sampling.frame_spec import ObjectSpec, PropParams
 from simgen.sampling.geometry import euler_xyz_matrix
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in COCO pixel-edge coordinates
@@ -19,7 +19,7 @@ NEAR_PLANE_M = 1e-3
 JITTER_MARGIN_PX = 2.0  # a pixel's label comes from one jittered sample inside the pixel filter
 
 
-def world_points(obj: ObjectSpec | DistractorParams, local_points: np.ndarray) -> np.ndarray:
+def world_points(obj: ObjectSpec | PropParams, local_points: np.ndarray) -> np.ndarray:
     """Asset-local points placed as the object is in this frame (scale may differ per axis)."""
     rotation = euler_xyz_matrix(*obj.rotation_euler)
     return (np.asarray(local_points, float) * np.asarray(obj.scale, float)) @ rotation.T + np.asarray(obj.location)

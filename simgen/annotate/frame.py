@@ -19,7 +19,7 @@ from simgen.annotate.coco import image_record, object_pose_in_camera
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
 from simgen.config.scenario import KeypointSpec, LabelSpec
-from simgen.sampling.frame_spec import AssetBounds, FrameSpec
+from simgen.sampling.frame_spec import AssetBounds, FrameSpec, all_props
 from simgen.sampling.geometry import box_corners
 
 
@@ -43,7 +43,7 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
         return projected_extent(camera_points(world_points(thing, vertices[thing.asset]), world_to_camera), K)
 
     extents = {obj.instance_id: extent(obj) for obj in frame.objects}
-    occluders = [extent(d) for d in frame.distractors if not d.translucent]
+    occluders = [extent(p) for p in all_props(frame) if p.hides_labels]
     return FramePlan(extents, isolation_groups(extents, width, height, occluders))
 
 

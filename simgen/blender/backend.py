@@ -33,7 +33,7 @@ from simgen.config.preset import RenderPreset
 from simgen.config.scenario import is_path_like
 from simgen.errors import AssetError
 from simgen.sampling.frame_spec import (
-    AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams, solid_distractors)
+    AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams, particles, solid_props)
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
@@ -168,6 +168,7 @@ class BlenderBackend:
         self._physics: RigidBodies | None = None  # created on first use: most scenarios never simulate
         self._shown_objects: list[bpy.types.Object] = []  # what apply() showed for the current frame
         self._shown_distractors: list[bpy.types.Object] = []
+        self._see_through: list[bpy.types.Object] = []
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
@@ -380,12 +381,15 @@ class BlenderBackend:
             self._shown_objects.append(obj)
         self._hide_unused(self._pools, used)
         used_distractors: dict[str, int] = {}
-        self._shown_distractors = []  # likewise, for solid_distractors(frame)
-        for distractor in solid_distractors(frame):
-            obj = self._next_from_pool(self._distractor_pools, distractor.asset, used_distractors)
-            self._place(obj, distractor.location, distractor.rotation_euler, distractor.scale, distractor.material)
+        self._shown_distractors = []  # likewise, for solid_props(frame)
+        self._see_through = []  # props that label passes leave out (hides_labels false)
+        for prop in solid_props(frame):
+            obj = self._next_from_pool(self._distractor_pools, prop.asset, used_distractors)
+            self._place(obj, prop.location, prop.rotation_euler, prop.scale, prop.material)
             obj.pass_index = 0
             self._shown_distractors.append(obj)
+            if not prop.hides_labels:
+                self._see_through.append(obj)
         self._hide_unused(self._distractor_pools, used_distractors)
         self._apply_weather_particles(frame)
         self._apply_camera(frame)
@@ -400,16 +404,18 @@ class BlenderBackend:
     def _apply_weather_particles(self, frame: FrameSpec) -> None:
         """Rain streaks and snowflakes: hundreds of tiny objects sharing one material per kind."""
         used: dict[str, int] = {}
-        for particle in (d for d in frame.distractors if d.weather):
-            key = f"{particle.weather}:{particle.asset}"
+        for kind, particle in particles(frame):
+            key = f"{kind}:{particle.asset}"
             if key not in self._weather_materials:
-                self._weather_materials[key] = SurfaceMaterial(f"simgen_{particle.weather}", self._image)
+                self._weather_materials[key] = SurfaceMaterial(f"simgen_{kind}", self._image)
             shared = self._weather_materials[key]
             first = key not in used
             obj = self._next_from_pool(self._weather_pools, key, used, particle.asset,
                                        dress=lambda new: _link_material(new, shared.material))
             obj.location, obj.rotation_euler, obj.scale = particle.location, particle.rotation_euler, particle.scale
             obj.hide_render, obj.pass_index = False, 0
+            if not particle.hides_labels:
+                self._see_through.append(obj)
             if first:
                 shared.apply(particle.material)
         self._hide_unused(self._weather_pools, used)
@@ -471,13 +477,13 @@ class BlenderBackend:
         """Let the frame's labeled objects and ground distractors fall and come to rest.
 
         Returns the resting (location, rotation_euler) of each labeled object and each solid distractor
-        (see solid_distractors), in the frame's order; near-camera distractors stay where they float.
+        (see solid_props), in the frame's order; static props stay where they are.
         """
         if self._physics is None:
             self._physics = RigidBodies(self.scene)
-        labeled, distractors, solid = self._shown_objects, self._shown_distractors, solid_distractors(frame)
-        falling = labeled + [obj for obj, d in zip(distractors, solid) if not (d.near_camera or d.fixed)]
-        floating = [obj for obj, d in zip(distractors, solid) if d.near_camera or d.fixed]
+        labeled, distractors, solid = self._shown_objects, self._shown_distractors, solid_props(frame)
+        falling = labeled + [obj for obj, prop in zip(distractors, solid) if not prop.static]
+        floating = [obj for obj, prop in zip(distractors, solid) if prop.static]
         parked = [obj for pool in (*self._pools.values(), *self._distractor_pools.values()) for obj in pool
                   if obj.hide_render]
         self._physics.exclude(parked)
@@ -589,16 +595,15 @@ class BlenderBackend:
                  render.use_motion_blur)
         cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
         dof.use_dof = render.use_motion_blur = False
-        rain = [obj for key, pool in self._weather_pools.items() if key.startswith("rain:") for obj in pool
-                if not obj.hide_render]
-        for obj in rain:  # translucent streaks never hide what is behind them
+        see_through = [obj for obj in self._see_through if not obj.hide_render]
+        for obj in see_through:  # translucent props (rain streaks) never hide what is behind them
             obj.hide_render = True
         volume = self.world.detach_volume()  # fog must not leak into label depth or masks
         try:
             yield
         finally:
             self.world.attach_volume(volume)
-            for obj in rain:
+            for obj in see_through:
                 obj.hide_render = False
             (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof,
              render.use_motion_blur) = saved

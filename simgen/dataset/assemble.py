@@ -35,10 +35,15 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
     return coco
 
 
+def _things(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every object a frame's params show: labeled ones, distractors, the placement surface and the backdrop."""
+    singles = [params[key] for key in ("surface", "backdrop") if isinstance(params.get(key), dict)]
+    return [*params.get("objects", []), *params.get("distractors", []), *singles]
+
+
 def used_licenses(licenses: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Only the license entries, and assets within them, that some finished frame actually shows."""
-    used = {thing["asset"] for image in images for key in ("objects", "distractors")
-            for thing in image.get("params", {}).get(key, [])}
+    used = {thing["asset"] for image in images for thing in _things(image.get("params", {}))}
     kept = []
     for entry in licenses:
         assets = [a for a in entry.get("assets", []) if a in used]

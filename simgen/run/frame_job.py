@@ -28,7 +28,7 @@ from simgen.outputs import FrameArrays
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.sensor import apply_sensor_effects
 from simgen.run.redirect import redirect_output
-from simgen.sampling.frame_spec import FrameSpec, solid_distractors
+from simgen.sampling.frame_spec import FrameSpec, all_props, solid_props
 from simgen.sampling.sampler import FrameSampler, stage_rng
 
 STAGES = ("sample", "scene_update", "physics", "render", "readback", "label_passes", "sensor", "annotate", "write")
@@ -103,7 +103,7 @@ def needs_label_pass(frame: FrameSpec) -> bool:
     """Whether the main render's first sample is not a clean pinhole view of the surfaces."""
     camera = frame.camera
     fog_volume = frame.fog is not None and frame.fog.mode == "volume"
-    translucent = any(d.translucent for d in frame.distractors)  # hidden in a label pass
+    translucent = any(not p.hides_labels for p in all_props(frame))  # left out of a label pass
     return camera.f_stop is not None or camera.shutter is not None or fog_volume or translucent
 
 
@@ -199,8 +199,8 @@ class FrameRenderer:
         objects, distractors = self.backend.settle(frame, physics.substeps if physics else 10)
         for obj, (location, rotation) in zip(frame.objects, objects):
             obj.location, obj.rotation_euler = location, rotation
-        for distractor, (location, rotation) in zip(solid_distractors(frame), distractors):
-            distractor.location, distractor.rotation_euler = location, rotation
+        for prop, (location, rotation) in zip(solid_props(frame), distractors):
+            prop.location, prop.rotation_euler = location, rotation
 
     def close(self) -> None:
         self.backend.close()

@@ -58,24 +58,31 @@ class ObjectSpec:
 
 
 @dataclass
-class DistractorParams:
-    """An unlabeled object: it may hide labeled ones but never gets a label itself."""
+class PropParams:
+    """An unlabeled object in the scene (the placement surface, the backdrop, a rain streak): never labeled.
+
+    Two properties say how it meets the labels and the physics, whatever kind of prop it is:
+    ``hides_labels`` (it cuts the masks and lowers the visibility of labeled objects behind it;
+    false for translucent rain, which label passes leave out) and ``static`` (the simulation
+    leaves it where it is instead of letting it fall).
+    """
 
     asset: str
     location: Vec3
     rotation_euler: Vec3
-    scale: Vec3  # per axis: distractors may be stretched
+    scale: Vec3  # per axis: props may be stretched
     material: MaterialParams
-    near_camera: bool
-    fixed: bool = False  # the placement surface: stays exactly where the asset file puts it
-    weather: str | None = None  # "rain" (translucent: hidden in label passes) or "snow" (opaque)
+    hides_labels: bool = True
+    static: bool = False
+
+
+@dataclass
+class DistractorParams(PropParams):
+    """A random shape scattered on the ground or floating before the camera to hide labeled objects."""
+
+    near_camera: bool = False  # floats between camera and objects (static), instead of standing on the ground
     aimed_at: int | None = None  # instance id this occluder was placed to hide part of
     aimed_visibility: float | None = None  # the visibility it was aimed for (the label holds the measured one)
-
-    @property
-    def translucent(self) -> bool:
-        """Rain streaks never hide what is behind them: they cut no masks and lower no visibility."""
-        return self.weather == "rain"
 
 
 @dataclass
@@ -159,7 +166,11 @@ class FrameSpec:
     world: WorldParams
     ground: GroundParams
     lights: list[LightParams] = field(default_factory=list)
+    surface: PropParams | None = None  # the placement surface asset, where its file puts it
+    backdrop: PropParams | None = None  # a plane behind the objects, facing the camera
     distractors: list[DistractorParams] = field(default_factory=list)
+    rain: list[PropParams] = field(default_factory=list)  # streaks in view
+    snow: list[PropParams] = field(default_factory=list)  # flakes in view
     sensor: dict[str, float] = field(default_factory=dict)  # applied post-render effects and their amounts
     physics_steps: int = 0  # > 0: poses below are the settled ones, written back after the simulation
     fog: FogParams | None = None
@@ -171,6 +182,15 @@ class FrameSpec:
         return asdict(self)
 
 
-def solid_distractors(frame: FrameSpec) -> list[DistractorParams]:
-    """Distractors that are objects (not rain or snow particles), in the frame's order."""
-    return [d for d in frame.distractors if d.weather is None]
+def solid_props(frame: FrameSpec) -> list[PropParams]:
+    """The props that are objects (surface, backdrop, distractors), in the order the backend shows them."""
+    return [p for p in (frame.surface, frame.backdrop) if p is not None] + list(frame.distractors)
+
+
+def particles(frame: FrameSpec) -> list[tuple[str, PropParams]]:
+    """Weather particles with their kind ("rain", "snow"): many small copies sharing a material per kind."""
+    return [("rain", p) for p in frame.rain] + [("snow", p) for p in frame.snow]
+
+
+def all_props(frame: FrameSpec) -> list[PropParams]:
+    return solid_props(frame) + [p for _, p in particles(frame)]

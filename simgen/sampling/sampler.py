@@ -22,7 +22,7 @@ from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, 
 from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
-    SunParams, WorldParams)
+    PropParams, SunParams, WorldParams, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
@@ -164,8 +164,8 @@ class FrameSampler:
             ground=GroundParams(sc.ground.enabled, sc.ground.size,
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, stage_rng(seed, index, "lights")),
-            distractors=(self._surface() + self._backdrop(camera, stage_rng(seed, index, "backdrop"))
-                         + self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects)),
+            surface=self._surface(), backdrop=self._backdrop(camera, stage_rng(seed, index, "backdrop")),
+            distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped, conditions=list(conditions))
@@ -434,7 +434,8 @@ class FrameSampler:
                 location = spot + self.origin
             result.append(DistractorParams(asset=ref.key, location=tuple(float(c) for c in location),
                                            rotation_euler=rotation, scale=scale, material=material,  # type: ignore
-                                           near_camera=near, aimed_at=aimed_at, aimed_visibility=aimed_visibility))
+                                           static=near, near_camera=near, aimed_at=aimed_at,
+                                           aimed_visibility=aimed_visibility))
         return result
 
     def _occluding(self, camera: CameraParams, target: ObjectSpec, asset: str, scale: tuple[float, float, float],
@@ -463,30 +464,30 @@ class FrameSampler:
         width, height = camera.resolution
         return self._ray_point(camera, image[0] / width, image[1] / height, depth)
 
-    def _surface(self) -> list[DistractorParams]:
+    def _surface(self) -> PropParams | None:
         """The placement surface as an unlabeled object at the pose its file gives it."""
         if self.assets.surface is None:
-            return []
+            return None
         keep = MaterialParams(mode="keep", base_color=(0.5, 0.5, 0.5), hsv=(0.0, 0.0, 0.5), roughness=0.5, metallic=0.0)
-        return [DistractorParams(asset=self.assets.surface.key, location=(0.0, 0.0, 0.0), rotation_euler=(0.0, 0.0, 0.0),
-                                 scale=(1.0, 1.0, 1.0), material=keep, near_camera=False, fixed=True)]
+        return PropParams(asset=self.assets.surface.key, location=(0.0, 0.0, 0.0), rotation_euler=(0.0, 0.0, 0.0),
+                          scale=(1.0, 1.0, 1.0), material=keep, static=True)
 
-    def _backdrop(self, camera: CameraParams, rng: np.random.Generator) -> list[DistractorParams]:
+    def _backdrop(self, camera: CameraParams, rng: np.random.Generator) -> PropParams | None:
         """A plane behind the look-at point, facing the camera, filling the background."""
         spec = self.scenario.backdrop
         if spec is None:
-            return []
+            return None
         shown, distance, size = rng.random() < spec.p, float(spec.distance_m.sample(rng)), float(spec.size_m.sample(rng))
         material = self._material(spec.material, rng)
         if not shown:
-            return []
+            return None
         target, eye = np.array(camera.look_at), np.array(camera.location)
         away = (target - eye) / np.linalg.norm(target - eye)
         centre = target + distance * away
         facing = look_at_rotation(centre, centre + away)  # its +Z (the plane's normal) points back at the camera
-        return [DistractorParams(asset=BACKDROP_ASSET, location=tuple(float(v) for v in centre),
-                                 rotation_euler=matrix_to_euler_xyz(facing), scale=(size, size, 1.0),
-                                 material=material, near_camera=False, fixed=True)]
+        return PropParams(asset=BACKDROP_ASSET, location=tuple(float(v) for v in centre),
+                          rotation_euler=matrix_to_euler_xyz(facing), scale=(size, size, 1.0), material=material,
+                          static=True)
 
     def _weather(self, frame: FrameSpec, rng: np.random.Generator) -> None:
         """Fog, rain and snow: wet or snowy materials everywhere, and falling streaks or flakes in view."""
@@ -500,32 +501,32 @@ class FrameSampler:
                                   height_m=None if fog.height_m is None else float(fog.height_m.sample(rng)))
         wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
         cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
-        materials = [o.material for o in frame.objects] + [d.material for d in frame.distractors]
+        materials = [o.material for o in frame.objects] + [p.material for p in solid_props(frame)]
         for material in materials + [frame.ground.material]:
             material.wetness, material.snow = wetness, cover
         frame.ground.material.puddles = wetness * 0.5
         if spec.rain is not None:
             for _ in range(int(spec.rain.streaks.sample(rng))):
                 length = float(spec.rain.length_m.sample(rng))
-                frame.distractors.append(self._particle(frame.camera, rng, RAIN_ASSET, "rain",
-                                                        (0.003, 0.003, length), (0.75, 0.78, 0.8), 0.05))
+                frame.rain.append(self._particle(frame.camera, rng, RAIN_ASSET, (0.003, 0.003, length),
+                                                 (0.75, 0.78, 0.8), 0.05, hides_labels=False))
         if spec.snow is not None:
             for _ in range(int(spec.snow.flakes.sample(rng))):
                 size = float(spec.snow.size_m.sample(rng))
-                frame.distractors.append(self._particle(frame.camera, rng, SNOW_ASSET, "snow",
-                                                        (size, size, size * 0.6), (0.9, 0.9, 0.92), 0.9))
+                frame.snow.append(self._particle(frame.camera, rng, SNOW_ASSET, (size, size, size * 0.6),
+                                                 (0.9, 0.9, 0.92), 0.9, hides_labels=True))
 
-    def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str, kind: str,
+    def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str,
                   scale: tuple[float, float, float], color: tuple[float, float, float],
-                  roughness: float) -> DistractorParams:
+                  roughness: float, hides_labels: bool) -> PropParams:
         """A rain streak or snowflake somewhere in view, between 0.3 m and 8 m from the camera."""
         u, v, depth = rng.uniform(-0.05, 1.05), rng.uniform(-0.05, 1.05), float(np.exp(rng.uniform(np.log(0.3), np.log(8.0))))
         location = self._ray_point(camera, u, v, depth)
         tilt = (float(rng.normal(0, 0.08)), float(rng.normal(0, 0.08)), 0.0)
         material = MaterialParams(mode="sampled", base_color=color, hsv=(0.0, 0.0, max(color)), roughness=roughness,
                                   metallic=0.0)
-        return DistractorParams(asset=asset, location=tuple(float(c) for c in location), rotation_euler=tilt,
-                                scale=scale, material=material, near_camera=True, fixed=True, weather=kind)
+        return PropParams(asset=asset, location=tuple(float(c) for c in location), rotation_euler=tilt,
+                          scale=scale, material=material, hides_labels=hides_labels, static=True)
 
     def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
         """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""
