@@ -1,4 +1,4 @@
-"""Named extension points: placement modes, exporters, conditions and per-frame outputs.
+"""Named extension points: placement modes, camera pose samplers, exporters, conditions and per-frame outputs.
 
 Each kind is a ``Registry``. The built-ins register themselves with the same decorator a
 plug-in uses, in the module named as the registry's ``builtins`` (imported on first use, so
@@ -78,6 +78,7 @@ class Registry(Generic[T]):
 
 
 PLACEMENTS: Registry[Callable] = Registry("simgen.placements", "placement mode", "simgen.sampling.placement")
+CAMERA_POSES: Registry = Registry("simgen.camera_poses", "camera pose sampler", "simgen.sampling.camera_poses")
 EXPORTERS: Registry = Registry("simgen.exporters", "export format", "simgen.tools.exports")
 CONDITIONS: Registry[dict] = Registry("simgen.conditions", "condition", "simgen.config.conditions")
 OUTPUTS: Registry = Registry("simgen.outputs", "output", "simgen.outputs")

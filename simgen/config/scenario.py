@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pathlib import Path
 
-from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from simgen.config.distributions import (
@@ -261,6 +261,27 @@ class MotionBlurSpec(StrictModel):
     object_speed_mps: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.5))
 
 
+def _pose_sampler(pose: dict[str, Any]) -> tuple[str, Any]:
+    """``{sampler: NAME, **options}`` -> (NAME, its options model), checked against the registry."""
+    from simgen.plugins import CAMERA_POSES
+
+    options = dict(pose)
+    name = options.pop("sampler", None)
+    if not isinstance(name, str) or name not in CAMERA_POSES:
+        close = difflib.get_close_matches(str(name), CAMERA_POSES.names(), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise PydanticCustomError("pose_sampler", "unknown camera pose sampler {name}: "
+                                  "{hint}available: {all}",
+                                  {"name": repr(name), "hint": hint, "all": ", ".join(CAMERA_POSES.names())})
+    try:
+        return name, CAMERA_POSES.get(name).options.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PydanticCustomError("pose_options", "{name}: {where}{message}",
+                                  {"name": name, "where": f"{where}: " if where else "", "message": first["msg"]}) from None
+
+
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
@@ -272,6 +293,10 @@ class CameraSpec(StrictModel):
     orbit: OrbitPose | None = None
     fixed: FixedPose | None = None
     band: BandPose | None = None
+    pose: dict[str, Any] | None = Field(
+        None, description="any registered pose sampler by name, with its options: {sampler: NAME, ...}; "
+                          "orbit, fixed and band are the built-ins, plug-ins add more",
+        json_schema_extra={"examples": [{"sampler": "orbit", "distance": [2, 4]}]})
     look_at_jitter_m: NonNegative = Field(default_factory=lambda: constant(0.0),
                                           description="random offset of the look-at point (orbit)")
     min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
@@ -284,15 +309,34 @@ class CameraSpec(StrictModel):
     dof: DepthOfField = Field(default_factory=DepthOfField)
     motion_blur: MotionBlurSpec = Field(default_factory=MotionBlurSpec)
 
+    _sampler: tuple[str, Any] = PrivateAttr(default=("orbit", None))
+
     @model_validator(mode="after")
     def _one_pose(self) -> "CameraSpec":
-        given = [name for name in ("orbit", "fixed", "band") if getattr(self, name) is not None]
+        given = [name for name in ("orbit", "fixed", "band", "pose") if getattr(self, name) is not None]
         if len(given) > 1:
             raise PydanticCustomError("camera_pose", "give one camera pose sampler, not {given}",
                                       {"given": " and ".join(given)})
         if not given:
             self.orbit = OrbitPose()
+            given = ["orbit"]
+        if given[0] != "pose":
+            self._sampler = (given[0], getattr(self, given[0]))
+            return self
+        self._sampler = _pose_sampler(self.pose or {})
         return self
+
+    @field_validator("pose")
+    @classmethod
+    def _known_sampler(cls, pose: dict[str, Any] | None) -> dict[str, Any] | None:
+        if pose is not None:
+            _pose_sampler(pose)  # here, so that an error points at camera.pose
+        return pose
+
+    @property
+    def sampler(self) -> tuple[str, Any]:
+        """The pose sampler's registered name and its validated options."""
+        return self._sampler
 
 
 class SunSpec(StrictModel):

@@ -26,7 +26,8 @@ from simgen.sampling.frame_spec import (
 from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
-from simgen.plugins import PLACEMENTS
+from simgen.plugins import CAMERA_POSES, PLACEMENTS
+from simgen.sampling.camera_poses import PoseRequest
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
@@ -282,26 +283,12 @@ class FrameSampler:
             focus_distance_m=focus, pose_tries=tries)
 
     def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator, focal_px: float):
-        spec = self.scenario.camera
-        if spec.fixed is not None:
-            return np.array(spec.fixed.location, float), np.array(spec.fixed.look_at, float), spec.fixed.roll_deg
-        if spec.band is not None:
-            band = spec.band
-            location = np.array([float(band.x.sample(rng)), float(band.y.sample(rng)), float(band.height.sample(rng))])
-            yaw, pitch = math.radians(float(band.yaw_deg.sample(rng))), math.radians(float(band.pitch_deg.sample(rng)))
-            forward = np.array([math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)])
-            return location, location + forward, float(band.roll_deg.sample(rng))
-        orbit = spec.orbit
-        assert orbit is not None
-        distance, elevation, azimuth, roll = (float(orbit.distance.sample(rng)), float(orbit.elevation_deg.sample(rng)),
-                                              float(orbit.azimuth_deg.sample(rng)), float(orbit.roll_deg.sample(rng)))
-        if orbit.object_pixels is not None and objects:  # far enough that a typical object spans that many pixels
-            pixels = float(orbit.object_pixels.sample(rng))
-            size = float(np.median([max(self.bounds[o.asset].size) * o.scale for o in objects]))
-            distance = focal_px * size / pixels
-        jitter = float(spec.look_at_jitter_m.sample(rng)) * rng.uniform(-1, 1, size=3)
-        target = self._target(orbit.look_at, objects) + jitter
-        return orbit_location(target, distance, elevation, azimuth), target, roll
+        name, options = self.scenario.camera.sampler
+        sizes = np.array([max(self.bounds[o.asset].size) * o.scale for o in objects], float)
+        request = PoseRequest(options, self.scenario.camera, objects, self._object_centres(objects), sizes, focal_px,
+                              self.resolution, rng)
+        pose = CAMERA_POSES.get(name).sample(request)
+        return np.asarray(pose.location, float), np.asarray(pose.look_at, float), float(pose.roll_deg)
 
     def _motion(self, camera: CameraParams, objects: list[ObjectSpec], rng: np.random.Generator) -> None:
         """Motion blur: a shutter time, and horizontal velocities for the camera and each object."""
@@ -332,13 +319,6 @@ class FrameSampler:
             b = self.bounds[obj.asset]
             centres.append(np.array(obj.location) + np.array([0, 0, obj.scale * (b.minimum[2] + b.maximum[2]) / 2]))
         return np.array(centres).reshape(-1, 3)
-
-    def _target(self, look_at, objects: list[ObjectSpec]) -> np.ndarray:
-        if isinstance(look_at, tuple):
-            return np.array(look_at, float)
-        if look_at == "origin" or not objects:
-            return np.zeros(3)
-        return self._object_centres(objects).mean(axis=0)
 
     # ------------------------------------------------------------------ light and world
     def _sun(self, camera: CameraParams, rng: np.random.Generator) -> SunParams | None:

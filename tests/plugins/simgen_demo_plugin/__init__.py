@@ -1,5 +1,6 @@
-"""A plug-in as a user would write one, outside simgen/: a placement mode, an export format and a
-condition, found by simgen through the entry points in simgen_demo_plugin-0.1.dist-info."""
+"""A plug-in as a user would write one, outside simgen/: a placement mode, a camera pose sampler, an
+export format and a condition, found by simgen through the entry points in
+simgen_demo_plugin-0.1.dist-info."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import io
 
 import numpy as np
 
+from pydantic import Field
+
+from simgen.config.strict import StrictModel
 from simgen.dataset.ownership import Layout
+from simgen.sampling.camera_poses import Pose, PoseRequest, PoseSampler
 from simgen.sampling.placement import PlacementRequest, PlacementResult, Placed
 from simgen.tools.export import ExportJob, Exporter
 
@@ -40,3 +45,17 @@ def _write_csv(job: ExportJob) -> None:
 
 CSV = Exporter(_write_csv, Layout("export:csv", frozenset({"boxes.csv"})), "one CSV row per box")
 DIM = {"world": {"strength": 0.05}}
+
+
+class CraneOptions(StrictModel):
+    height: float = Field(3.0, gt=0, description="metres above the objects' centre")
+    back_m: float = Field(1.0, ge=0, description="metres behind it, along -y")
+
+
+def _crane(request: PoseRequest) -> Pose:
+    """High above the objects and a little behind them, looking down at their centre."""
+    target = request.target("objects")
+    return Pose(target + np.array([0.0, -request.options.back_m, request.options.height]), target)
+
+
+CRANE = PoseSampler(_crane, CraneOptions, "high above the objects, looking down")
