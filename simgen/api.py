@@ -9,11 +9,13 @@
         frame = generator.render(0)                                # arrays and COCO records, no dataset
 
 The command line is a thin layer over these; they raise SimgenError (with the CLI's messages)
-instead of printing. Blender is imported only when a frame is rendered or sampled.
+instead of printing. Blender is imported only when a frame is rendered, or sampled
+with assets whose geometry is not cached yet.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simgen.config.scenario import Scenario
-from simgen.errors import ScenarioError
+from simgen.errors import ScenarioError, SimgenError
 
 def load_scenario(source: str | Path | dict[str, Any] | Scenario, base_dir: str | Path | None = None) -> Scenario:
     """A validated Scenario from a YAML path, a bundled example's name ('quickstart'), or a dict.
@@ -93,6 +95,7 @@ class Generator:
         self.device = device
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._renderer: Any = None
+        self._sampler: Any = None  # sampling from cached geometry, until something needs Blender
 
     def _ready(self) -> Any:
         if self._renderer is None:
@@ -104,8 +107,29 @@ class Generator:
         return self._renderer
 
     def sample(self, index: int) -> Any:
-        """Frame ``index``'s FrameSpec: every sampled value (objects, poses, camera, lights, weather)."""
-        return self._ready().sampler.sample(index)
+        """Frame ``index``'s FrameSpec: every sampled value (objects, poses, camera, lights, weather).
+
+        Without Blender when every asset's geometry is cached (any earlier render, ``check`` or
+        Generator of these asset files fills the cache); else the assets are imported first.
+        """
+        if self._renderer is not None:
+            return self._renderer.sampler.sample(index)
+        from simgen.assets.geometry_cache import Geometry, GeometryMissing, cache_dir as geometry_dir
+        from simgen.sampling.sampler import FrameSampler
+
+        try:
+            if self._sampler is None:
+                geometry = Geometry(self.assets.all())
+                self._sampler = FrameSampler(self.scenario, self.assets, geometry.bounds, self.preset.resolution,
+                                             geometry.hulls)
+            return self._sampler.sample(index)
+        except GeometryMissing as missing:
+            self._sampler = None
+            if importlib.util.find_spec("bpy") is None:
+                raise SimgenError(f"sampling needs the geometry of asset {missing.args[0]}, which is not cached and "
+                                  f"needs Blender to import: run `simgen check` on this scenario once where bpy is "
+                                  f"installed (the cache is {geometry_dir()})") from None
+            return self._ready().sampler.sample(index)
 
     def render(self, index: int) -> Frame:
         """Frame ``index`` rendered and labeled, identical to frame ``index`` of a dataset of this scenario."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,10 @@ from simgen.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY = str(FIXTURES / "tiny.yaml")
+
+# Asset geometry is cached per test session, never in the user's own cache (subprocesses inherit this).
+os.environ["SIMGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="simgen-test-cache-")
+atexit.register(shutil.rmtree, os.environ["SIMGEN_CACHE_DIR"], True)
 
 
 def comparable(out: Path) -> dict:

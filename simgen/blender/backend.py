@@ -257,6 +257,9 @@ class BlenderBackend:
         self.asset_vertices[ref.key] = vertices
         return AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
 
+    def has_asset(self, key: str) -> bool:
+        return key in self._library
+
     def library_object(self, key: str) -> bpy.types.Object:
         """The hidden imported original of a loaded asset, for previews and inspection."""
         return self._library[key]

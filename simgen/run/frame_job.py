@@ -13,13 +13,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, Iterator
 
 import cv2
 import numpy as np
 
 from simgen.annotate.frame import FrameLabels, annotate_frame, plan_frame
+from simgen.assets.geometry_cache import Geometry
+from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
@@ -72,33 +73,6 @@ def _forget_inherited_blender_paths() -> None:
         sys.path[:] = [p for p in sys.path if marker not in p]
 
 
-class OnDemandAssets(Mapping):
-    """Asset bounds or hulls, importing a deferred asset the first time a frame draws it.
-
-    Large pools (a thousand distractor shapes) would otherwise cost half a minute of imports in
-    every process before the first frame; bounds are the same whenever they are read, so frames
-    stay reproducible.
-    """
-
-    def __init__(self, backend: Any, deferred: dict[str, Any], log_path: Path, what: str):
-        self._backend, self._deferred, self._log_path, self._what = backend, deferred, log_path, what
-
-    def _table(self) -> dict[str, Any]:
-        return self._backend.asset_bounds if self._what == "bounds" else self._backend.asset_vertices
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._table() and key in self._deferred:
-            with redirect_output(self._log_path):
-                self._backend.load_assets([self._deferred[key]])
-        return self._table()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(set(self._table()) | set(self._deferred))
-
-    def __len__(self) -> int:
-        return len(set(self._table()) | set(self._deferred))
-
-
 def needs_label_pass(frame: FrameSpec) -> bool:
     """Whether the main render's first sample is not a clean pinhole view of the surfaces."""
     camera = frame.camera
@@ -116,15 +90,33 @@ class FrameRenderer:
 
         self.spec = spec
         self.log_path = spec.out / "simgen.log"
-        eager, deferred = spec.assets.split_by_need()
+        eager, _ = spec.assets.split_by_need()  # the rest (big distractor pools) is imported when first drawn
         with redirect_output(self.log_path):
             self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
             self.backend.load_assets(eager)
-        self.bounds = OnDemandAssets(self.backend, deferred, self.log_path, "bounds")
+        self.geometry = Geometry(spec.assets.all(), self._import)
+        for ref in eager:
+            self.geometry.add(ref, self.backend.asset_vertices[ref.key])
+        self.bounds = self.geometry.bounds
         self.sampler = FrameSampler(spec.scenario, spec.assets, self.bounds, spec.preset.resolution,
-                                    OnDemandAssets(self.backend, deferred, self.log_path, "hulls"))
+                                    self.geometry.hulls)
         self.writer = DatasetWriter(spec.out)
         self.keypoints = spec.assets.class_keypoints(spec.scenario.classes)
+
+    def _import(self, ref: AssetRef) -> np.ndarray:
+        """A deferred asset, imported the first time a frame draws it; its hull."""
+        with redirect_output(self.log_path):
+            self.backend.load_assets([ref])
+        return self.backend.asset_vertices[ref.key]
+
+    def _load_drawn(self, frame: FrameSpec) -> None:
+        """Import what the frame shows but the cache answered for (its geometry came without an import)."""
+        keys = {o.asset for o in frame.objects} | {p.asset for p in all_props(frame)}
+        missing = [key for key in sorted(keys) if not self.backend.has_asset(key)]
+        if missing:
+            refs = {ref.key: ref for ref in self.spec.assets.all()}
+            with redirect_output(self.log_path):
+                self.backend.load_assets([refs[key] for key in missing])
 
     @property
     def device(self) -> str:
@@ -162,6 +154,7 @@ class FrameRenderer:
             frame = self.sampler.sample(index)
         with redirect_output(self.log_path):
             with stage("scene_update"):
+                self._load_drawn(frame)
                 backend.apply(frame)
             if frame.physics_steps:
                 with stage("physics"):
@@ -177,7 +170,7 @@ class FrameRenderer:
                 with stage("label_passes"):
                     passes = backend.render_labels()
             with stage("annotate"):
-                plan = plan_frame(frame, backend.asset_vertices)
+                plan = plan_frame(frame, self.geometry.hulls)
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
         if frame.sensor or (frame.fog and frame.fog.mode == "analytic"):
