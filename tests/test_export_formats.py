@@ -87,3 +87,84 @@ def test_voc_boxes_and_lists_follow_the_spec(quickstart: Path, quickstart_coco: 
     image, target = dataset[0]
     assert image.size == (quickstart_coco["images"][0]["width"], quickstart_coco["images"][0]["height"])
     assert target["annotation"]["object"], "torchvision reads the objects"
+
+
+BOP_SCENE = """
+name: bop
+seed: 3
+render: {tiny}
+classes:
+  - {{name: box, asset: {meshes}/box_1x2x3.obj, count: [1, 2], scale: 0.1, rotation: free}}
+  - {{name: cube, asset: 'primitive:cube', count: [1, 2], scale: {{choice: [0.05, 0.08]}}}}
+placement: {{area: [0.8, 0.8]}}
+camera: {{orbit: {{distance: [1.4, 1.8], elevation_deg: [30, 60]}}}}
+distractors: {{count: 2, near_camera: 1.0, scale: [0.05, 0.1]}}
+labels: {{amodal_masks: true}}
+"""
+
+
+def test_bop_poses_models_and_masks_agree(tmp_path: Path) -> None:
+    """Each model, posed by scene_gt and projected with cam_K, lands on its full mask and its depth."""
+    import cv2
+    import json
+    import trimesh
+
+    from conftest import FIXTURES, TINY
+
+    scenario = tmp_path / "bop.yaml"
+    scenario.write_text(BOP_SCENE.format(tiny=TINY, meshes=FIXTURES / "meshes"))
+    out, dest = tmp_path / "out", tmp_path / "bop"
+    assert main(["render", str(scenario), "-o", str(out), "-n", "4", "--no-progress"]) == 0
+    assert main(["export", str(out), "--format", "bop", "-o", str(dest), "--split", "0.5,0.25,0.25"]) == 0
+    coco = json.loads((out / "annotations.json").read_text())
+    info = json.loads((dest / "models" / "models_info.json").read_text())
+    assert len(info) == 3, "the box at one scale, the cube at two: three rigid models"
+    box_id = next(k for k, v in info.items() if abs(v["size_z"] - v["size_x"]) > 1)
+    assert sorted(round(info[box_id][k], 3) for k in ("size_x", "size_y", "size_z")) == [100, 200, 300]
+    assert info[box_id]["diameter"] == pytest.approx(math.sqrt(100**2 + 200**2 + 300**2), abs=1e-3)
+    models = {int(k): np.asarray(trimesh.load(dest / "models" / f"obj_{int(k):06d}.ply", process=False).vertices)
+              for k in info}
+    by_frame = {image["frame_index"]: image for image in coco["images"]}
+    seen, checked = set(), 0
+    for split in ("train", "val", "test"):
+        scene = dest / split / "000000"
+        cameras, gts, infos = (json.loads((scene / f"scene_{name}.json").read_text())
+                               for name in ("camera", "gt", "gt_info"))
+        for im_id, gt in gts.items():
+            seen.add(int(im_id))
+            image = by_frame[int(im_id)]
+            annotations = {a["mask_id"]: a for a in coco["annotations"] if a["image_id"] == image["id"]}
+            K = np.array(cameras[im_id]["cam_K"]).reshape(3, 3)
+            assert np.allclose(K, image["camera"]["K"])
+            depth = cv2.imread(str(scene / "depth" / f"{int(im_id):06d}.png"), cv2.IMREAD_UNCHANGED)
+            assert len(gt) == len(image["params"]["objects"]), "every object of the frame, hidden ones too"
+            for gt_id, (entry, gt_info, obj) in enumerate(zip(gt, infos[im_id], image["params"]["objects"])):
+                R, t = np.array(entry["cam_R_m2c"]).reshape(3, 3), np.array(entry["cam_t_m2c"])
+                points = models[entry["obj_id"]] @ R.T + t  # mm, camera axes
+                uv = points @ K.T
+                uv = uv[:, :2] / uv[:, 2:]
+                stem = f"{int(im_id):06d}_{gt_id:06d}.png"
+                visible = cv2.imread(str(scene / "mask_visib" / stem), cv2.IMREAD_UNCHANGED) > 0
+                full = cv2.imread(str(scene / "mask" / stem), cv2.IMREAD_UNCHANGED) > 0
+                assert not (visible & ~full).any(), "the visible pixels are part of the full silhouette"
+                assert gt_info["px_count_visib"] == visible.sum() and gt_info["px_count_all"] == full.sum()
+                annotation = annotations.get(obj["instance_id"])
+                if annotation is None:
+                    assert not visible.any()
+                    continue
+                assert gt_info["visib_fract"] == annotation["visibility"]
+                lo, hi = np.ceil(uv.min(0)), np.floor(uv.max(0))  # the pixels whose centres it covers
+                assert np.abs(np.array(gt_info["bbox_obj"]) - [*lo, *(hi - lo + 1)]).max() <= 1, \
+                    "the projected model spans bbox_obj"
+                px = np.round(uv).astype(int)  # OpenCV: pixel centres at integers
+                inside = (px[:, 0] >= 0) & (px[:, 1] >= 0) & (px[:, 0] < full.shape[1]) & (px[:, 1] < full.shape[0])
+                grown = cv2.dilate(full.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+                assert grown[px[inside, 1], px[inside, 0]].all(), "every model vertex projects onto the silhouette"
+                z = depth[visible].astype(float)
+                assert (z >= points[:, 2].min() - 2).all() and (z <= points[:, 2].max() + 2).all(), \
+                    "the depth of its visible pixels lies within the posed model"
+                checked += 1
+    assert seen == set(by_frame) and checked >= 4
+    targets = json.loads((dest / "test_targets_bop19.json").read_text())
+    assert targets and all(t["scene_id"] == 0 and t["inst_count"] >= 1 for t in targets)
+    assert (dest / ".simgen").is_file()

@@ -257,6 +257,14 @@ class BlenderBackend:
         self.asset_vertices[ref.key] = vertices
         return AssetBounds(tuple(vertices.min(0).tolist()), tuple(vertices.max(0).tolist()))
 
+    def mesh_triangles(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """A loaded asset's whole mesh in its own frame (metres, Z up): vertices (N, 3) and triangles (M, 3)."""
+        mesh = self._library[key].data
+        mesh.calc_loop_triangles()
+        triangles = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
+        mesh.loop_triangles.foreach_get("vertices", triangles)
+        return mesh_vertices(mesh), triangles.reshape(-1, 3)
+
     def has_asset(self, key: str) -> bool:
         return key in self._library
 

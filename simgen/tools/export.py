@@ -206,6 +206,7 @@ class ExportSummary:
     labels: int = 0
     skipped: int = 0
     placed: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # what the format could not hold, said once
 
     def text(self) -> str:
         splits = ", ".join(f"{name} {count}" for name, count in self.counts.items())
@@ -216,6 +217,7 @@ class ExportSummary:
             parts.append(f"{self.skipped} mask(s) skipped (no part with 3+ contour points)")
         parts.append(", ".join(f"{n} file(s) {how}" for how, n in sorted(self.placed.items()))
                      or "no file copied or linked")
+        parts.extend(self.notes)
         return "; ".join(parts) + "."
 
     def empty_splits(self) -> list[str]:
