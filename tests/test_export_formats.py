@@ -168,3 +168,54 @@ def test_bop_poses_models_and_masks_agree(tmp_path: Path) -> None:
     targets = json.loads((dest / "test_targets_bop19.json").read_text())
     assert targets and all(t["scene_id"] == 0 and t["inst_count"] >= 1 for t in targets)
     assert (dest / ".simgen").is_file()
+
+
+def test_cityscapes_labels_match_the_benchmark_and_its_evaluation(quickstart: Path, quickstart_coco: dict,
+                                                                  tmp_path: Path) -> None:
+    """The label table is cityscapesscripts' own; its pixel-level evaluation reads the export and finds
+    every class where simgen's instance map puts it."""
+    import cv2
+
+    labels = pytest.importorskip("cityscapesscripts.helpers.labels")
+    from simgen.tools.exports.cityscapes import LABELS
+
+    official = {l.id: (l.name, l.trainId, l.hasInstances, tuple(l.color)) for l in labels.labels if l.id >= 0}
+    assert {l.id: (l.name, l.train_id, l.has_instances, l.color) for l in LABELS} == official
+
+    dest = tmp_path / "cs"
+    names = [c["name"] for c in quickstart_coco["categories"]]
+    assert main(["export", str(quickstart), "--format", "cityscapes", "-o", str(dest)]) == 2, \
+        "quickstart's classes (cube, sphere, monkey) are no Cityscapes labels"
+    mapping = dict(zip(names, ["car", "person", "unlabeled"]))
+    args = [f"--class-map={name}={label}" for name, label in mapping.items()]
+    assert main(["export", str(quickstart), "--format", "cityscapes", "-o", str(dest), *args]) == 0
+    ground_truth = sorted(dest.glob("gtFine/*/simgen/*_gtFine_labelIds.png"))
+    assert len(ground_truth) == len(quickstart_coco["images"])
+    by_frame = {image["frame_index"]: image for image in quickstart_coco["images"]}
+    ids = {l.name: l.id for l in LABELS}
+    for path in ground_truth:
+        image = by_frame[int(path.name.split("_")[2])]
+        instance = cv2.imread(str(quickstart / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+        label_ids = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        instance_ids = cv2.imread(str(path).replace("labelIds", "instanceIds"), cv2.IMREAD_UNCHANGED)
+        train_ids = cv2.imread(str(path).replace("labelIds", "labelTrainIds"), cv2.IMREAD_UNCHANGED)
+        annotations = [a for a in quickstart_coco["annotations"] if a["image_id"] == image["id"]]
+        for a in annotations:
+            label = mapping[names[a["category_id"] - 1]]
+            pixels = instance == a["mask_id"]
+            assert (label_ids[pixels] == ids[label]).all()
+            if label in ("car", "person") and not a["iscrowd"]:
+                values = np.unique(instance_ids[pixels])
+                assert len(values) == 1 and values[0] // 1000 == ids[label], "one id * 1000 + k per instance"
+        assert (label_ids[instance == 0] == 0).all() and (train_ids[label_ids == 0] == 255).all()
+        assert (dest / "leftImg8bit" / path.parent.relative_to(dest / "gtFine")
+                / path.name.replace("gtFine_labelIds", "leftImg8bit")).is_file()
+
+    evaluation = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    settings = evaluation.args
+    settings.quiet, settings.evalPixelAccuracy, settings.JSONOutput = True, False, False
+    settings.exportFile = str(tmp_path / "result.json")
+    results = evaluation.evaluateImgLists([str(p) for p in ground_truth], [str(p) for p in ground_truth], settings)
+    scores = results["classScores"]
+    assert scores["car"] == pytest.approx(1.0) and scores["person"] == pytest.approx(1.0), \
+        "its own evaluation reads the export: ground truth against itself is a perfect score"

@@ -12,6 +12,7 @@ Formats
               to DEST, so all three files share one image root, which is what torchvision, Detectron2 and
               MMDetection take. With DEST = OUT the split files land next to annotations.json and no
               image is touched; elsewhere every such file is linked into DEST at the same relative path.
+  kitti, voc, bop, cityscapes   one module each in simgen/tools/exports/ (its docstring gives the layout).
 
 Images are hard-linked (no extra disk, and still valid if OUT is later deleted), copied where a hard
 link is impossible (another file system), or symlinked with --link (then DEST breaks if OUT moves).
@@ -140,6 +141,7 @@ class ExportJob:
     splits: dict[str, list[dict]]
     summary: "ExportSummary"
     symlink: bool
+    class_map: dict[str, str] = field(default_factory=dict)  # --class-map CLASS=LABEL, for formats with fixed labels
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class Exporter:
     layout: Layout
     help: str
     in_place: bool = False
+    class_map: bool = False  # reads --class-map (a format with its own fixed label set)
 
 
 def prepare_dest(out: Path, dest: Path, fmt: str) -> None:
@@ -292,11 +295,14 @@ EXPORTERS.register("coco-split", Exporter(lambda job: export_coco_split(job), CO
 
 
 def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 0.1), seed: int = 0,
-                   symlink: bool = False) -> ExportSummary:
+                   symlink: bool = False, class_map: dict[str, str] | None = None) -> ExportSummary:
     """Split OUT's images and write them to DEST in the given format (any registered exporter)."""
     if fmt not in EXPORTERS:
         raise OutputError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS.names())}")
     exporter = EXPORTERS.get(fmt)
+    if class_map and not exporter.class_map:
+        takes = [name for name in EXPORTERS.names() if EXPORTERS.get(name).class_map]
+        raise OutputError(f"--class-map is for formats with a fixed label set ({', '.join(takes)}), not {fmt}")
     coco = read_coco(out)
     splits = split_images(coco["images"], ratios, seed)
     summary = ExportSummary(fmt, out, dest, ratios, {name: len(images) for name, images in splits.items()})
@@ -304,13 +310,26 @@ def export_dataset(out: Path, dest: Path, fmt: str, ratios: Ratios = (0.8, 0.1, 
         prepare_dest(out, dest, fmt)
     elif marked_kind(out) != DATASET.kind:
         claim(out, DATASET)  # writing next to annotations.json: only into a dataset simgen made (or refuse)
-    exporter.write(ExportJob(coco, out, dest, splits, summary, symlink))
+    exporter.write(ExportJob(coco, out, dest, splits, summary, symlink, dict(class_map or {})))
     return summary
+
+
+def parse_class_map(pairs: list[str] | None) -> dict[str, str]:
+    """--class-map CLASS=LABEL, repeated: which of the format's labels each simgen class becomes."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, label = pair.partition("=")
+        if not sep or not name.strip() or not label.strip():
+            raise OutputError(f"--class-map {pair!r}: expected CLASS=LABEL, e.g. pedestrian=person")
+        if name.strip() in result:
+            raise OutputError(f"--class-map: class {name.strip()!r} is mapped twice")
+        result[name.strip()] = label.strip()
+    return result
 
 
 def run_export(args: argparse.Namespace) -> int:
     summary = export_dataset(Path(args.out), Path(args.dest), args.format, parse_ratios(args.split), args.seed,
-                             args.link)
+                             args.link, parse_class_map(args.class_map))
     print(summary.text())
     for name in summary.empty_splits():
         print(f"simgen: warning: the {name} split is empty; {sum(summary.counts.values())} image(s) are too few "
@@ -324,6 +343,8 @@ EPILOG = """examples:
   simgen export out/ycb --format coco-split -o out/ycb      # split files next to annotations.json
   simgen export out/street --format kitti -o out/street-kitti
   simgen export out/ycb --format voc -o out/ycb-voc
+  simgen export out/ycb --format bop -o out/ycb-bop          # 6D pose: models, scene_gt, masks
+  simgen export out/street --format cityscapes -o out/street-cs --class-map plant=vegetation
 
 The split is stratified by each image's condition tags and depends only on --seed and the images.
 Re-exporting into the same DEST replaces the earlier export's files; anything else there makes it refuse.
@@ -332,7 +353,7 @@ Re-exporting into the same DEST replaces the earlier export's files; anything el
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="convert a dataset to YOLO, YOLO-seg, COCO splits, KITTI or Pascal VOC",
+        "export", help="convert a dataset to YOLO, YOLO-seg, COCO splits, KITTI, Pascal VOC, BOP or Cityscapes",
         description="Split the images of OUT into train/val/test and write them to DEST in one of the formats "
                     "below (plug-ins add more). Images are hard-linked where the format keeps PNG (copied across "
                     "file systems), so an export costs almost no disk; VOC converts them to JPEG. DEST must be "
@@ -349,4 +370,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     parser.add_argument("--link", action="store_true",
                         help="symlink images instead of hard-linking them (DEST then breaks if OUT moves)")
+    parser.add_argument("--class-map", action="append", metavar="CLASS=LABEL",
+                        help="for formats with a fixed label set (cityscapes): write simgen class CLASS as LABEL; "
+                             "repeat for each class whose name is not a label of the format")
     parser.set_defaults(handler=run_export)
