@@ -12,8 +12,8 @@ from simgen.config.preset import RenderPreset
 from simgen.run.redirect import redirect_output
 
 
-def asset_meshes(refs: list[AssetRef]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each asset imported as a render imports it: (vertices in metres, triangles), by asset key."""
+def asset_meshes(refs: list[AssetRef]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each asset imported as a render imports it: (vertices in metres, triangles, convex-hull vertices)."""
     from simgen.blender.backend import BlenderBackend
 
     with tempfile.TemporaryDirectory(prefix="simgen-models-") as scratch:
@@ -21,6 +21,6 @@ def asset_meshes(refs: list[AssetRef]) -> dict[str, tuple[np.ndarray, np.ndarray
             backend = BlenderBackend(RenderPreset(resolution=(16, 16), samples=1), "cpu")
             try:
                 backend.load_assets(refs)
-                return {ref.key: backend.mesh_triangles(ref.key) for ref in refs}
+                return {ref.key: (*backend.mesh_triangles(ref.key), backend.asset_vertices[ref.key]) for ref in refs}
             finally:
                 backend.close()

@@ -28,7 +28,6 @@ import json
 import math
 import re
 from collections import Counter
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +82,20 @@ def ply_bytes(vertices_mm: np.ndarray, triangles: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(vertices_mm, dtype="<f4").tobytes() + faces.tobytes()
 
 
-def model_info(vertices_mm: np.ndarray) -> dict[str, float]:
-    """BOP's models_info entry: the diameter (largest distance between two vertices) and the bounds."""
-    hull = vertices_mm
-    if len(hull) > 2000:  # the diameter is reached at hull vertices; thin the cloud to its extreme points
-        directions = np.random.default_rng(0).normal(size=(512, 3))
-        hull = vertices_mm[np.unique(np.argmax(vertices_mm @ directions.T, axis=0))]
-    diameter = max((float(np.linalg.norm(a - b)) for a, b in combinations(hull, 2)), default=0.0)
+def diameter(hull: np.ndarray) -> float:
+    """The largest distance between two points of a shape, from its convex hull's vertices (where it is
+    reached), in blocks so that a hull of thousands of points stays small in memory."""
+    best = 0.0
+    for start in range(0, len(hull), 512):
+        block = hull[start:start + 512]
+        best = max(best, float(np.sqrt(((block[:, None, :] - hull[None, :, :]) ** 2).sum(-1).max())))
+    return best
+
+
+def model_info(vertices_mm: np.ndarray, diameter_mm: float) -> dict[str, float]:
+    """BOP's models_info entry: the diameter and the axis-aligned bounds, in mm."""
     lo, hi = vertices_mm.min(0), vertices_mm.max(0)
-    return {"diameter": diameter, "min_x": float(lo[0]), "min_y": float(lo[1]), "min_z": float(lo[2]),
+    return {"diameter": diameter_mm, "min_x": float(lo[0]), "min_y": float(lo[1]), "min_z": float(lo[2]),
             "size_x": float(hi[0] - lo[0]), "size_y": float(hi[1] - lo[1]), "size_z": float(hi[2] - lo[2])}
 
 
@@ -125,11 +129,12 @@ def _write_models(job: ExportJob, ids: dict[Model, int]) -> None:
     refs = _dataset_assets(job, {asset for asset, _ in ids})
     meshes = asset_meshes(list(refs.values()))
     info = {}
+    diameters = {key: diameter(hull) for key, (_, _, hull) in meshes.items()}  # metres, at scale 1
     for (asset, scale), obj_id in ids.items():
-        vertices, triangles = meshes[asset]
+        vertices, triangles, _ = meshes[asset]
         vertices_mm = vertices * scale * 1000.0
         _write(job.dest / "models" / f"obj_{obj_id:06d}.ply", ply_bytes(vertices_mm, triangles))
-        info[str(obj_id)] = model_info(vertices_mm)
+        info[str(obj_id)] = model_info(vertices_mm, diameters[asset] * scale * 1000.0)
     _write(job.dest / "models" / "models_info.json", info)
 
 
@@ -235,6 +240,10 @@ def export_bop(job: ExportJob) -> None:
             test_targets = [{"im_id": im_id, "inst_count": count, "obj_id": obj_id, "scene_id": int(SCENE)}
                             for (im_id, obj_id), count in sorted(targets.items())]
     _write(job.dest / "test_targets_bop19.json", test_targets)
+    assets = {asset for asset, _ in ids}
+    if len(ids) > len(assets):
+        job.summary.notes.append(f"{len(ids)} object models for {len(assets)} asset(s), one per scale drawn "
+                                 f"(BOP models are rigid; a constant class scale gives one model per asset)")
     if not full_masks:
         job.summary.notes.append("mask/ (full silhouettes) left out: render with labels: {amodal_masks: true}")
 
