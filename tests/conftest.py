@@ -18,8 +18,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY = str(FIXTURES / "tiny.yaml")
 
 # Asset geometry is cached per test session, never in the user's own cache (subprocesses inherit this).
-os.environ["SIMGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="simgen-test-cache-")
-atexit.register(shutil.rmtree, os.environ["SIMGEN_CACHE_DIR"], True)
+os.environ["SIMGEN_GEOMETRY_CACHE"] = tempfile.mkdtemp(prefix="simgen-test-geometry-")
+atexit.register(shutil.rmtree, os.environ["SIMGEN_GEOMETRY_CACHE"], True)
 
 
 def comparable(out: Path) -> dict:

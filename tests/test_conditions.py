@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, render
+from conftest import FIXTURES, ROOT, render
 from simgen.cli import main
 from simgen.config.conditions import conditions_of, fraction_of
 from simgen.postprocess.fog import apply_fog
@@ -241,3 +241,102 @@ camera: {{orbit: {{distance: [2.5, 3.5], elevation_deg: [10, 40]}}}}
         assert all(i["params"]["distractors"][0]["aimed_at"] == 1 for i in coco["images"])
         medians.append(float(np.median([a["visibility"] for a in coco["annotations"]])))
     assert abs(medians[0] - 0.3) < 0.15 and abs(medians[1] - 0.8) < 0.15, medians
+
+
+VISIBILITY_SCENE = f"""
+name: visibility
+seed: 1
+frames: 1
+render: {FIXTURES / 'tiny.yaml'}
+classes:
+  - {{name: white, asset: 'primitive:cube', count: 1, size_m: 2.0,
+      material: {{color: {{hue: 0, saturation: 0, value: 0.8}}, roughness: 1.0}}}}
+  - {{name: black, asset: 'primitive:cube', count: 1, size_m: 2.0,
+      material: {{color: {{hue: 0, saturation: 0, value: 0.0}}, roughness: 1.0}}}}
+placement: {{area: [6, 3], mode: grid}}
+camera: {{focal_length_mm: 35, orbit: {{distance: 20, elevation_deg: 3, azimuth_deg: 90}}}}
+world: {{type: color, color: [1, 1, 1], strength: 1}}
+ground: {{enabled: false}}
+sun: null
+"""
+
+
+def target_contrast(out: Path, coco: dict) -> float:
+    """White minus black target, in linear light (the tiny preset's Standard view is plain sRGB)."""
+    image = coco["images"][0]
+    srgb = cv2.imread(str(out / image["file_name"])).astype(float).mean(axis=2) / 255
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    level = {}
+    for a in coco["annotations"]:
+        inner = cv2.erode((instance == a["mask_id"]).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        level[coco["categories"][a["category_id"] - 1]["name"]] = linear[inner].mean()
+    return level["white"] - level["black"]
+
+
+def test_a_target_at_the_visibility_distance_keeps_five_percent_of_its_contrast(tmp_path: Path) -> None:
+    """Meteorological visibility: the distance at which contrast falls to 5 %. The targets' faces are
+    19 m from the camera; analytic fog must give 5 % +- 1 %, volume fog (Cycles' own scattering) the
+    same within 3 %."""
+    measured = {}
+    for name, fog in (("clear", ""), ("analytic", "weather: {fog: {mode: analytic, visibility_m: 19}}\n"),
+                      ("volume", "weather: {fog: {mode: volume, visibility_m: 19, anisotropy: 0}}\n")):
+        (tmp_path / f"{name}.yaml").write_text(VISIBILITY_SCENE + fog)
+        assert render(tmp_path / f"{name}.yaml", tmp_path / name) == 0
+        coco = json.loads((tmp_path / name / "annotations.json").read_text())
+        measured[name] = target_contrast(tmp_path / name, coco)
+        if fog:
+            transmittance = [a["fog_transmittance"] for a in coco["annotations"]]
+            assert all(0.04 < t < 0.05 for t in transmittance), "the centres lie 1 m beyond the faces"
+    analytic, volume = measured["analytic"] / measured["clear"], measured["volume"] / measured["clear"]
+    assert analytic == pytest.approx(0.05, abs=0.01)
+    assert volume == pytest.approx(analytic, abs=0.03)
+
+
+def test_the_fog_condition_looks_the_same_at_any_scale() -> None:
+    """The built-in fog is defined by its effect: visibility a multiple of the camera's distance to its
+    target, so a tabletop and a street get the same fade, not a haze on one and a wall on the other."""
+    import simgen
+
+    ratios = {}
+    for distance in (1.5, 30.0):
+        scenario = simgen.load_scenario({
+            "name": "scale", "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}],
+            "camera": {"orbit": {"distance": distance}}, "conditions": {"fog": 1.0}, "frames": 40})
+        generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+        frames = [generator.sample(i) for i in range(40)]
+        ratios[distance] = sorted(f.fog.visibility_m / np.linalg.norm(np.subtract(f.camera.look_at, f.camera.location))
+                                  for f in frames)
+        assert all(1.2 - 1e-9 <= r <= 5.0 + 1e-9 for r in ratios[distance])
+    assert np.allclose(ratios[1.5], ratios[30.0]), "the same draws, whatever the scale"
+
+
+@pytest.mark.parametrize("name", ["quickstart", "ycb_tabletop", "domain_randomization", "edge_cases", "indoor",
+                                  "street"])
+def test_tiny_objects_are_coco_small_in_every_shipped_scenario(name: str) -> None:
+    """At the scenario's own resolution, every labeled object of a tiny_objects frame has a box under
+    32 x 32 px (COCO's small), whatever the scene's scale and pose sampler (planned from the posed
+    hulls, which bound what the render can show)."""
+    import simgen
+    from simgen.annotate.frame import plan_frame
+    from simgen.assets.geometry_cache import Geometry
+    from simgen.errors import AssetError
+
+    data = simgen.load_scenario(name).model_dump(mode="json")
+    data.update(conditions={"tiny_objects": 1.0}, frames=12)
+    try:
+        generator = simgen.Generator(simgen.load_scenario(data, base_dir=ROOT / "scenes"))
+    except AssetError as exc:
+        pytest.skip(f"{name} needs an asset pack: {exc}")
+    frames = [generator.sample(i) for i in range(12)]
+    hulls = Geometry(generator.assets.all()).hulls
+    areas = []
+    for frame in frames:
+        assert frame.conditions == ["tiny_objects"]
+        width, height = frame.camera.resolution
+        for extent in plan_frame(frame, hulls).extents.values():
+            assert extent is not None
+            x0, y0, x1, y1 = max(extent[0], 0), max(extent[1], 0), min(extent[2], width), min(extent[3], height)
+            areas.append(max(x1 - x0, 0) * max(y1 - y0, 0))
+    assert areas and max(areas) < 32 * 32, f"largest box {max(areas):.0f} px"
+    assert np.percentile(areas, 90) > 16, "tiny, not gone"

@@ -110,6 +110,7 @@ def test_bop_poses_models_and_masks_agree(tmp_path: Path) -> None:
     import trimesh
 
     from conftest import FIXTURES, TINY
+    from simgen.tools.exports.bop import silhouette
 
     scenario = tmp_path / "bop.yaml"
     scenario.write_text(BOP_SCENE.format(tiny=TINY, meshes=FIXTURES / "meshes"))
@@ -122,8 +123,9 @@ def test_bop_poses_models_and_masks_agree(tmp_path: Path) -> None:
     box_id = next(k for k, v in info.items() if abs(v["size_z"] - v["size_x"]) > 1)
     assert sorted(round(info[box_id][k], 3) for k in ("size_x", "size_y", "size_z")) == [100, 200, 300]
     assert info[box_id]["diameter"] == pytest.approx(math.sqrt(100**2 + 200**2 + 300**2), abs=1e-3)
-    models = {int(k): np.asarray(trimesh.load(dest / "models" / f"obj_{int(k):06d}.ply", process=False).vertices)
-              for k in info}
+    meshes = {int(k): trimesh.load(dest / "models" / f"obj_{int(k):06d}.ply", process=False) for k in info}
+    models = {k: np.asarray(mesh.vertices) for k, mesh in meshes.items()}
+    trimesh_faces = {k: np.asarray(mesh.faces) for k, mesh in meshes.items()}
     by_frame = {image["frame_index"]: image for image in coco["images"]}
     seen, checked = set(), 0
     for split in ("train", "val", "test"):
@@ -160,6 +162,9 @@ def test_bop_poses_models_and_masks_agree(tmp_path: Path) -> None:
                 inside = (px[:, 0] >= 0) & (px[:, 1] >= 0) & (px[:, 0] < full.shape[1]) & (px[:, 1] < full.shape[0])
                 grown = cv2.dilate(full.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
                 assert grown[px[inside, 1], px[inside, 0]].all(), "every model vertex projects onto the silhouette"
+                drawn = silhouette(models[entry["obj_id"]], trimesh_faces[entry["obj_id"]], R, t, K, full.shape)
+                assert (drawn & full).sum() / max((drawn | full).sum(), 1) > 0.8, \
+                    "the model's own silhouette (used for objects with no label) matches the rendered one"
                 z = depth[visible].astype(float)
                 assert (z >= points[:, 2].min() - 2).all() and (z <= points[:, 2].max() + 2).all(), \
                     "the depth of its visible pixels lies within the posed model"
@@ -219,3 +224,38 @@ def test_cityscapes_labels_match_the_benchmark_and_its_evaluation(quickstart: Pa
     scores = results["classScores"]
     assert scores["car"] == pytest.approx(1.0) and scores["person"] == pytest.approx(1.0), \
         "its own evaluation reads the export: ground truth against itself is a perfect score"
+
+
+def test_bop_objects_hidden_entirely_get_their_silhouette_and_are_no_targets(tmp_path: Path) -> None:
+    import json
+
+    import cv2
+
+    from conftest import TINY
+
+    scenario = tmp_path / "hidden.yaml"
+    scenario.write_text(f"""
+name: hidden
+seed: 1
+frames: 1
+render: {TINY}
+classes:
+  - {{name: big, asset: 'primitive:cube', count: 1, scale: 1.0, position: {{x: 0, y: 0, z: 0.5}}}}
+  - {{name: small, asset: 'primitive:cube', count: 1, scale: 0.2, position: {{x: 0, y: 1.5, z: 0.5}}}}
+placement: {{area: [4, 4]}}
+labels: {{amodal_masks: true}}
+camera: {{fov_deg: 50, fixed: {{location: [0, -4, 0.5], look_at: [0, 0, 0.5]}}}}
+""")
+    out, dest = tmp_path / "out", tmp_path / "bop"
+    assert main(["render", str(scenario), "-o", str(out), "--no-progress"]) == 0
+    assert main(["export", str(out), "--format", "bop", "-o", str(dest), "--split", "0,0,1"]) == 0
+    scene = dest / "test" / "000000"
+    (big, small) = json.loads((scene / "scene_gt_info.json").read_text())["0"]
+    assert big["visib_fract"] == 1.0 and small["px_count_visib"] == 0 and small["visib_fract"] == 0.0
+    full = cv2.imread(str(scene / "mask" / "000000_000001.png"), cv2.IMREAD_UNCHANGED) > 0
+    assert small["px_count_all"] == full.sum() > 0, "behind the big cube, but in view: a silhouette of its own"
+    x, y, w, h = small["bbox_obj"]
+    ys, xs = np.nonzero(full)
+    assert abs(x - xs.min()) <= 1 and abs(y - ys.min()) <= 1 and abs(x + w - 1 - xs.max()) <= 1
+    targets = json.loads((dest / "test_targets_bop19.json").read_text())
+    assert [t["obj_id"] for t in targets] == [json.loads((scene / "scene_gt.json").read_text())["0"][0]["obj_id"]]

@@ -33,7 +33,7 @@ except simgen.SimgenError as exc:
 
 
 def sample_without_blender(scenario: Path, frames: int, cache: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SIMGEN_CACHE_DIR": cache}
+    env = {**os.environ, "SIMGEN_GEOMETRY_CACHE": cache}
     return subprocess.run([sys.executable, "-c", SAMPLE_WITHOUT_BLENDER, str(scenario), TINY, str(frames)],
                           capture_output=True, text=True, env=env, timeout=120)
 
@@ -56,11 +56,11 @@ weather: {{rain: {{streaks: 20}}}}
     cold = sample_without_blender(scenario, 1, cache)
     assert cold.returncode == 2 and "not cached" in cold.stderr and "simgen check" in cold.stderr, cold.stderr
 
-    os.environ["SIMGEN_CACHE_DIR"], saved = cache, os.environ["SIMGEN_CACHE_DIR"]
+    os.environ["SIMGEN_GEOMETRY_CACHE"], saved = cache, os.environ["SIMGEN_GEOMETRY_CACHE"]
     try:
         assert render(scenario, out, "-n", "3") == 0
     finally:
-        os.environ["SIMGEN_CACHE_DIR"] = saved
+        os.environ["SIMGEN_GEOMETRY_CACHE"] = saved
     warm = sample_without_blender(scenario, 3, cache)
     assert warm.returncode == 0, warm.stderr
     rendered = sorted(json.loads((out / "annotations.json").read_text())["images"], key=lambda i: i["frame_index"])
@@ -72,7 +72,7 @@ weather: {{rain: {{streaks: 20}}}}
 
 
 def test_the_key_follows_everything_that_shapes_the_geometry(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SIMGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SIMGEN_GEOMETRY_CACHE", str(tmp_path / "cache"))
     for name in ("arm_on_plate.urdf", "box_1x2x3.obj"):
         shutil.copy(MESHES / name, tmp_path / name)
     (urdf,) = resolve_asset(str(tmp_path / "arm_on_plate.urdf"), tmp_path)
@@ -99,11 +99,11 @@ def test_the_key_follows_everything_that_shapes_the_geometry(tmp_path: Path, mon
 
 
 def test_a_damaged_cache_file_is_a_miss_not_an_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SIMGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SIMGEN_GEOMETRY_CACHE", str(tmp_path / "cache"))
     (cube,) = resolve_asset("primitive:cube", tmp_path)
     geometry_cache.store(cube, np.ones((8, 3)))
     key = geometry_cache.geometry_key(cube)
-    (path,) = (tmp_path / "cache" / "geometry").rglob(f"{key}.npy")
+    (path,) = (tmp_path / "cache").rglob(f"{key}.npy")
     path.write_bytes(b"not an array")
     assert geometry_cache.load(cube) is None
     geometry = geometry_cache.Geometry([cube], importer=lambda ref: np.zeros((4, 3)))

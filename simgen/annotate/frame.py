@@ -19,6 +19,7 @@ from simgen.annotate.coco import image_record, object_pose_in_camera
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
 from simgen.config.scenario import KeypointSpec, LabelSpec
+from simgen.postprocess.fog import point_transmittance
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, all_props
 from simgen.sampling.geometry import box_corners
 
@@ -45,6 +46,15 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
     extents = {obj.instance_id: extent(obj) for obj in frame.objects}
     occluders = [extent(p) for p in all_props(frame) if p.hides_labels]
     return FramePlan(extents, isolation_groups(extents, width, height, occluders))
+
+
+def severity(frame: FrameSpec, centre: np.ndarray) -> dict[str, Any]:
+    """How hard the condition makes the object to see, in physical terms: the fog's transmittance
+    along its ray (1 = clear air)."""
+    fog = frame.fog
+    transmittance = 1.0 if fog is None else float(
+        point_transmittance(np.array(frame.camera.location), centre, fog.density, fog.height_m)[0])
+    return {"fog_transmittance": round(transmittance, 4)}
 
 
 def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, depth: np.ndarray,
@@ -80,6 +90,7 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
             "truncation": round(truncation(extent, width, height), 4),
             **object_pose_in_camera(obj, b, world_to_camera),
             "box3d_projected": box_corners_2d(corners_camera, K),
+            **severity(frame, world_points(obj, box_corners(b.minimum, b.maximum)).mean(axis=0)),
         }
         if spec.amodal_masks:
             annotation["amodal_segmentation"] = encode_rle(amodal_mask if amodal_mask is not None

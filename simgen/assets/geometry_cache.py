@@ -7,8 +7,9 @@ meshes, a glTF's buffers), the import settings (member, scale, up axis, size), t
 version and this module's format version. Any later process, with or without bpy, reads them
 back bit for bit, so a frame sampled from the cache equals the frame a render samples.
 
-The folder is ``$SIMGEN_CACHE_DIR/geometry`` (default ``~/.cache/simgen/geometry``); deleting
-it is always safe.
+The folder is ``~/.cache/simgen/geometry`` (see ``cache_dir``); deleting it is always safe. The
+key holds no Blender version, so a process without bpy finds what Blender stored: raise ``FORMAT``
+when an import change alters the vertices.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import io
 import json
 import os
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -34,8 +34,12 @@ _digests: dict[tuple[Path, int, int], str] = {}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("SIMGEN_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simgen"
-    return Path(root) / "geometry"
+    """``$SIMGEN_GEOMETRY_CACHE``, else ``geometry/`` in simgen's cache (``$SIMGEN_CACHE``, ~/.cache/simgen),
+    beside the fetched asset packs."""
+    from simgen.assets.packs import cache_dir as simgen_cache
+
+    own = os.environ.get("SIMGEN_GEOMETRY_CACHE")
+    return Path(own).expanduser() if own else simgen_cache() / "geometry"
 
 
 def _file_digest(path: Path) -> str:
@@ -56,7 +60,8 @@ def _inputs(path: Path) -> list[Path]:
     if suffix == ".urdf":
         from simgen.assets.urdf import urdf_visuals
 
-        return [path, *(v.source for v in urdf_visuals(path) if v.kind == "mesh")]  # primitives are in its text
+        meshes = [v.source for v in urdf_visuals(path) if v.kind == "mesh"]  # primitives are in its text
+        return [path, *(f for mesh in meshes for f in _inputs(mesh))]
     if suffix == ".gltf":
         try:
             buffers = json.loads(path.read_text()).get("buffers", [])
@@ -65,13 +70,6 @@ def _inputs(path: Path) -> list[Path]:
         uris = [b.get("uri", "") for b in buffers if isinstance(b, dict)]
         return [path, *(path.parent / u for u in uris if u and not u.startswith("data:"))]
     return [path]
-
-
-def _blender_version() -> str:
-    try:
-        return metadata.version("bpy")
-    except metadata.PackageNotFoundError:
-        return "none"
 
 
 def geometry_key(ref: AssetRef) -> str | None:
@@ -84,7 +82,7 @@ def geometry_key(ref: AssetRef) -> str | None:
             files = [_file_digest(p) for p in _inputs(ref.path)]
         except (OSError, AssetError):
             return None
-    identity = {"format": FORMAT, "blender": _blender_version(), "kind": ref.kind,
+    identity = {"format": FORMAT, "kind": ref.kind,
                 "primitive": ref.primitive if ref.kind == "primitive" else None,
                 "suffix": ref.path.suffix.lower() if ref.path else None, "files": files, "member": ref.member,
                 "scale": ref.scale, "up_axis": ref.up_axis, "size_m": ref.size_m}
@@ -101,7 +99,7 @@ def load(ref: AssetRef) -> np.ndarray | None:
         return None
     try:
         vertices = np.load(_path(key), allow_pickle=False)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: a miss, and the next import rewrites it
         return None
     return vertices if vertices.ndim == 2 and vertices.shape[1] == 3 and len(vertices) else None
 
@@ -112,15 +110,21 @@ def store(ref: AssetRef, vertices: np.ndarray) -> None:
     if key is None:
         return
     path = _path(key)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(vertices, dtype=np.float64), allow_pickle=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(vertices, dtype=np.float64), allow_pickle=False)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_bytes(buffer.getvalue())
+        with open(temporary, "wb") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())  # a crash leaves the old file or the whole new one, never a stub
         os.replace(temporary, path)
     except OSError:
-        pass
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def bounds_of(vertices: np.ndarray) -> AssetBounds:

@@ -406,7 +406,7 @@ class BlenderBackend:
         self._apply_camera(frame)
         self._apply_sun(frame.sun)
         self._apply_lights(frame.lights)
-        self.world.apply(frame.world, frame.sun, frame.fog)
+        self.world.apply(frame.world, frame.sun, frame.fog, frame.camera.location)
         self.ground.hide_render = not frame.ground.enabled
         self.ground.scale = (frame.ground.size, frame.ground.size, 1.0)
         self._ground_material.apply(frame.ground.material)

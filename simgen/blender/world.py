@@ -31,25 +31,10 @@ class World:
         self._sky.sky_type = "MULTIPLE_SCATTERING"
         self._sky.sun_disc = False  # the sun lamp already casts the sun's light and shadows
         self._type: str | None = None
-        self._output = nodes["World Output"]
-        self._volume = nodes.new("ShaderNodeVolumePrincipled")
-        self._volume_on = False
-        # density(z) = density * exp(falloff * z); falloff 0 = homogeneous, -1/H = ground fog
-        position = nodes.new("ShaderNodeNewGeometry")
-        height = nodes.new("ShaderNodeSeparateXYZ")
-        self._falloff = nodes.new("ShaderNodeMath")
-        self._falloff.operation = "MULTIPLY"
-        exponent = nodes.new("ShaderNodeMath")
-        exponent.operation = "EXPONENT"
-        self._density = nodes.new("ShaderNodeMath")
-        self._density.operation = "MULTIPLY"
-        self._links.new(position.outputs["Position"], height.inputs["Vector"])
-        self._links.new(height.outputs["Z"], self._falloff.inputs[0])
-        self._links.new(self._falloff.outputs["Value"], exponent.inputs[0])
-        self._links.new(exponent.outputs["Value"], self._density.inputs[0])
-        self._links.new(self._density.outputs["Value"], self._volume.inputs["Density"])
+        self._fog = FogBox(scene)
 
-    def apply(self, params: WorldParams, sun: SunParams | None, fog: FogParams | None = None) -> None:
+    def apply(self, params: WorldParams, sun: SunParams | None, fog: FogParams | None = None,
+              camera_location: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
         colour = self._background.inputs["Color"]
         if params.type != self._type:  # relinking recompiles the world shader: only on change
             self._type = params.type
@@ -73,24 +58,75 @@ class World:
         else:
             colour.default_value = (*params.color, 1.0)
         self._background.inputs["Strength"].default_value = params.strength
-        volume = fog is not None and fog.mode == "volume"
-        if volume:
+        self._fog.apply(fog if fog is not None and fog.mode == "volume" else None, camera_location)
+
+    def detach_volume(self) -> bool:
+        """Take the fog volume out (for label passes); returns whether it was in."""
+        return self._fog.show(False)
+
+    def attach_volume(self, on: bool) -> None:
+        self._fog.show(on)
+
+
+class FogBox:
+    """Volume fog as Cycles scatters it, seen the way visibility is defined.
+
+    A box of Principled Volume around the camera that only camera rays see: what the camera looks
+    at is dimmed by exp(-density * distance) and the fog in between glows with the unshadowed light
+    of the sun, sky and lamps (in-scattering, with the glow around lamps that analytic fog lacks);
+    lights reach surfaces as in clear air. That is Koschmieder's model, so a target at
+    ``visibility_m`` keeps 5 % of its contrast here as in analytic mode. (A world volume fills all
+    space: light from the sky or the sun would cross infinite fog and the scene would go black.)
+    The box reaches three visibilities from the camera, where transmittance is 20^-3.
+    """
+
+    def __init__(self, scene: bpy.types.Scene):
+        mesh = bpy.data.meshes.new("simgen_fog")
+        corners = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
+        faces = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+        mesh.from_pydata(corners, [], faces)
+        material = bpy.data.materials.new("simgen_fog")
+        nodes, links = material.node_tree.nodes, material.node_tree.links
+        for node in list(nodes):
+            nodes.remove(node)
+        output = nodes.new("ShaderNodeOutputMaterial")
+        self._volume = nodes.new("ShaderNodeVolumePrincipled")
+        # density(z) = density * exp(falloff * z) in world z; falloff 0 = homogeneous, -1/H = ground fog
+        position = nodes.new("ShaderNodeNewGeometry")
+        height = nodes.new("ShaderNodeSeparateXYZ")
+        self._falloff = nodes.new("ShaderNodeMath")
+        self._falloff.operation = "MULTIPLY"
+        exponent = nodes.new("ShaderNodeMath")
+        exponent.operation = "EXPONENT"
+        self._density = nodes.new("ShaderNodeMath")
+        self._density.operation = "MULTIPLY"
+        links.new(position.outputs["Position"], height.inputs["Vector"])
+        links.new(height.outputs["Z"], self._falloff.inputs[0])
+        links.new(self._falloff.outputs["Value"], exponent.inputs[0])
+        links.new(exponent.outputs["Value"], self._density.inputs[0])
+        links.new(self._density.outputs["Value"], self._volume.inputs["Density"])
+        links.new(self._volume.outputs["Volume"], output.inputs["Volume"])
+        mesh.materials.append(material)
+        self.obj = bpy.data.objects.new("simgen_fog", mesh)
+        scene.collection.objects.link(self.obj)
+        for ray in ("diffuse", "glossy", "transmission", "volume_scatter", "shadow"):
+            setattr(self.obj, f"visible_{ray}", False)
+        self.obj.hide_render = True
+        self._wanted = False
+
+    def apply(self, fog: FogParams | None, camera_location: tuple[float, float, float]) -> None:
+        self._wanted = fog is not None
+        if fog is not None:
             self._density.inputs[1].default_value = fog.density
             self._falloff.inputs[1].default_value = -1.0 / fog.height_m if fog.height_m else 0.0
             self._volume.inputs["Color"].default_value = (*fog.color, 1.0)
             self._volume.inputs["Anisotropy"].default_value = fog.anisotropy
-        if volume != self._volume_on:
-            self.attach_volume(volume) if volume else self.detach_volume()
+            self.obj.location = camera_location
+            self.obj.scale = (3.0 * fog.visibility_m,) * 3
+        self.obj.hide_render = not self._wanted
 
-    def detach_volume(self) -> bool:
-        """Take the fog volume out (for label passes); returns whether it was in."""
-        was_on = self._volume_on
-        for link in list(self._output.inputs["Volume"].links):
-            self._links.remove(link)
-        self._volume_on = False
-        return was_on
-
-    def attach_volume(self, on: bool) -> None:
-        if on and not self._volume_on:
-            self._links.new(self._volume.outputs["Volume"], self._output.inputs["Volume"])
-            self._volume_on = True
+    def show(self, on: bool) -> bool:
+        """Hide (label passes) or restore the fog; returns whether it was shown."""
+        was = not self.obj.hide_render
+        self.obj.hide_render = not (on and self._wanted)
+        return was

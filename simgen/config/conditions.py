@@ -19,7 +19,8 @@ from simgen.config.distributions import NAMED
 from simgen.plugins import CONDITIONS
 
 BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
-    "fog": {"weather": {"fog": {"mode": "analytic", "density": {"loguniform": [0.15, 0.8]}}}},
+    "fog": {"weather": {"fog": {"mode": "analytic", "density": None, "visibility_m": None,
+                                "relative_visibility": {"loguniform": [1.2, 5.0]}}}},
     "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
     "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}},
     "night": {"sun": None, "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.02, 0.15]}},
@@ -39,7 +40,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "heavy_occlusion": {"distractors": {"count": [3, 6], "near_camera": 1.0, "scale": [0.03, 0.1],
                                         "target_visibility": [0.2, 0.7]}},
     "truncation": {"camera": {"look_at_jitter_m": [0.3, 0.7], "min_in_view": 0.0}},
-    "tiny_objects": {"camera": {"orbit": {"distance": [5.0, 10.0]}}},
+    "tiny_objects": {"camera": {"max_object_pixels": [10.0, 36.0]}},  # COCO small at any scale, any pose sampler
     "motion_blur": {"camera": {"motion_blur": {"p": 1.0}}},
     "crowded": {"placement": {"count_multiplier": [2.5, 4.0], "on_failure": "drop"},
                 "distractors": {"count": [8, 20], "near_camera": 0.1}},

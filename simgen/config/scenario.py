@@ -261,6 +261,9 @@ class MotionBlurSpec(StrictModel):
     object_speed_mps: NonNegative = Field(default_factory=lambda: uniform(0.0, 0.5))
 
 
+BUILTIN_POSES = ("orbit", "fixed", "band")
+
+
 def _pose_sampler(pose: dict[str, Any]) -> tuple[str, Any]:
     """``{sampler: NAME, **options}`` -> (NAME, its options model), checked against the registry."""
     from simgen.plugins import CAMERA_POSES
@@ -299,6 +302,10 @@ class CameraSpec(StrictModel):
         json_schema_extra={"examples": [{"sampler": "orbit", "distance": [2, 4]}]})
     look_at_jitter_m: NonNegative = Field(default_factory=lambda: constant(0.0),
                                           description="random offset of the look-at point (orbit)")
+    max_object_pixels: Positive | None = Field(
+        None, description="move the camera back along its line of sight until every labeled object spans at most "
+                          "this many pixels (its bounding sphere): tiny, far objects at any scene scale and with "
+                          "any pose sampler; [10, 36] keeps them COCO-small (area under 32 x 32)")
     min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
                                                             "object centres projects into the image")
     max_pose_tries: int = Field(25, ge=1, le=10_000)
@@ -313,7 +320,7 @@ class CameraSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_pose(self) -> "CameraSpec":
-        given = [name for name in ("orbit", "fixed", "band", "pose") if getattr(self, name) is not None]
+        given = [name for name in (*BUILTIN_POSES, "pose") if getattr(self, name) is not None]
         if len(given) > 1:
             raise PydanticCustomError("camera_pose", "give one camera pose sampler, not {given}",
                                       {"given": " and ".join(given)})
@@ -324,6 +331,9 @@ class CameraSpec(StrictModel):
             self._sampler = (given[0], getattr(self, given[0]))
             return self
         self._sampler = _pose_sampler(self.pose or {})
+        if self._sampler[0] in BUILTIN_POSES:  # one spelling for the built-ins, so conditions can override them
+            setattr(self, self._sampler[0], self._sampler[1])
+            self.pose = None
         return self
 
     @field_validator("pose")
@@ -466,13 +476,30 @@ class FogSpec(StrictModel):
         "analytic", description="analytic: exact Beer-Lambert fade from the depth pass, applied after the render "
                                 "(free); volume: Cycles volume scattering in the scene (glows around lights, "
                                 "several times slower)")
-    density: Positive = Field(default_factory=lambda: loguniform(0.05, 0.6),
-                              description="extinction per metre; visibility ~ 3 / density metres")
+    visibility_m: Metres | None = Field(
+        None, description="meteorological visibility: the distance at which a target keeps 5 % of its contrast "
+                          "(extinction = ln 20 / visibility per metre)")
+    relative_visibility: Positive | None = Field(
+        None, description="visibility as a multiple of the camera's distance to what it looks at, so fog looks "
+                          "the same at any scene scale (default [1.5, 8] when neither this, visibility_m nor "
+                          "density is given)")
+    density: Positive | None = Field(None, description="extinction per metre (visibility = ln 20 / density)")
     color: tuple[float, float, float] | ColorHSV = Field((0.7, 0.72, 0.75), description="linear RGB of the haze")
     anisotropy: FloatDist = Field(default_factory=lambda: uniform(0.0, 0.6),
                                   description="volume mode: forward scattering, -1..1")
     height_m: Positive | None = Field(None, description="ground fog: density falls by e every this many metres "
-                                                        "of height; none = the same everywhere")
+                                                        "of height (visibility is that at the ground); none = the "
+                                                        "same everywhere")
+
+    @model_validator(mode="after")
+    def _one_strength(self) -> "FogSpec":
+        given = [name for name in ("visibility_m", "relative_visibility", "density") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise PydanticCustomError("fog_strength", "give one of visibility_m, relative_visibility and density, "
+                                      "not {given}", {"given": " and ".join(given)})
+        if not given:
+            self.relative_visibility = loguniform(1.5, 8.0)
+        return self
 
 
 class RainSpec(StrictModel):

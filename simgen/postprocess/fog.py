@@ -45,6 +45,21 @@ def optical_depth(depth_z: np.ndarray, density: float, K: np.ndarray, world_to_c
     return np.where(np.isfinite(tau), tau, np.inf).astype(np.float32)
 
 
+def point_transmittance(eye: np.ndarray, points: np.ndarray, density: float, height_m: float | None) -> np.ndarray:
+    """exp(-optical depth) from the eye to each world point (N, 3): the share of a surface's light that
+    reaches the camera through the fog, as ``optical_depth`` integrates it per pixel."""
+    offset = np.atleast_2d(points) - np.asarray(eye, float)
+    distance = np.linalg.norm(offset, axis=1)
+    if height_m is None:
+        return np.exp(-density * distance)
+    start = np.exp(-float(eye[2]) / height_m)
+    end = np.exp(-(float(eye[2]) + offset[:, 2]) / height_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sloped = density * height_m * (start - end) * distance / offset[:, 2]
+    tau = np.where(np.abs(offset[:, 2]) > 1e-9, sloped, density * start * distance)
+    return np.exp(-tau)
+
+
 def apply_fog(bgr: np.ndarray, depth_z: np.ndarray, density: float, color_rgb: tuple[float, float, float],
               K: np.ndarray, world_to_camera: np.ndarray | None = None, height_m: float | None = None) -> np.ndarray:
     """``depth_z``: metres along the camera axis, inf where the ray escapes (fully fogged if it stays low)."""

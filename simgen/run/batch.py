@@ -265,6 +265,8 @@ def check_scenario(scenario_path: Path | Scenario, options: RenderOptions, frame
         try:
             with redirect_output(Path(scratch) / "simgen.log"), _assets_located(scenario, assets):
                 renderer.backend.load_assets(list(deferred.values()))
+            for ref in deferred.values():  # kept, so that frames can be sampled later without Blender
+                renderer.geometry.add(ref, renderer.backend.asset_vertices[ref.key])
             specs = [renderer.sampler.sample(index) for index in range(min(frames, scenario.frames))]
         finally:
             renderer.close()

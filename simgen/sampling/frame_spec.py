@@ -6,10 +6,12 @@ can be re-made exactly from its spec, and the spec doubles as the ``params`` rec
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 Vec3 = tuple[float, float, float]
+CONTRAST_LN = math.log(20.0)  # visibility: the distance over which contrast falls to 5 % (Koschmieder)
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,15 @@ class GroundParams:
 @dataclass
 class FogParams:
     mode: str  # analytic | volume
-    density: float  # extinction per metre
+    density: float  # extinction per metre, at the ground for ground fog
     color: Vec3
     anisotropy: float
     height_m: float | None = None  # ground fog scale height; None = homogeneous
+
+    @property
+    def visibility_m(self) -> float:
+        """Meteorological visibility: where a target keeps 5 % of its contrast, exp(-density * V) = 0.05."""
+        return CONTRAST_LN / self.density
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, 
 from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
-    PropParams, SunParams, WorldParams, solid_props)
+    CONTRAST_LN, PropParams, SunParams, WorldParams, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
@@ -261,6 +262,9 @@ class FrameSampler:
         centres = self._object_centres(objects)
         for tries in range(1, spec.max_pose_tries + 1):
             location, target, roll = self._pose(objects, rng, float(K[0, 0]))
+            if spec.max_object_pixels is not None and objects:
+                location = self._backed_off(location, target, objects, float(K[0, 0]),
+                                            float(spec.max_object_pixels.sample(rng)))
             if np.linalg.norm(np.asarray(target, float) - np.asarray(location, float)) < 1e-6:
                 raise PlacementError(f"the camera sits on the point it looks at ({np.round(location, 6).tolist()}); "
                                      f"give it a distance from the objects (camera.orbit.distance, camera.fixed)")
@@ -289,6 +293,18 @@ class FrameSampler:
                               self.resolution, rng)
         pose = CAMERA_POSES.get(name).sample(request)
         return np.asarray(pose.location, float), np.asarray(pose.look_at, float), float(pose.roll_deg)
+
+    def _backed_off(self, location: np.ndarray, target: np.ndarray, objects: list[ObjectSpec], focal_px: float,
+                    pixels: float) -> np.ndarray:
+        """The camera moved back along its line of sight until each object's bounding sphere, seen from
+        its depth in front of the camera, spans at most ``pixels``: a sphere of diameter D at depth z
+        spans about f D / z pixels, so each needs z >= f D / pixels."""
+        forward = (np.asarray(target, float) - location) / np.linalg.norm(np.asarray(target, float) - location)
+        centres = self._object_centres(objects)
+        diameters = np.array([np.linalg.norm(self.bounds[o.asset].size) * o.scale for o in objects])
+        depths = (centres - location) @ forward
+        needed = focal_px * diameters / pixels + diameters / 2  # the near side of the sphere counts
+        return location - forward * max(float(np.max(needed - depths)), 0.0)
 
     def _motion(self, camera: CameraParams, objects: list[ObjectSpec], rng: np.random.Generator) -> None:
         """Motion blur: a shutter time, and horizontal velocities for the camera and each object."""
@@ -476,7 +492,7 @@ class FrameSampler:
             fog = spec.fog
             color = fog.color
             rgb = hsv_to_linear_rgb(*_hsv(color, rng)) if isinstance(color, ColorHSV) else tuple(color)
-            frame.fog = FogParams(mode=fog.mode, density=float(fog.density.sample(rng)), color=rgb,  # type: ignore
+            frame.fog = FogParams(mode=fog.mode, density=self._fog_density(fog, frame.camera, rng), color=rgb,  # type: ignore
                                   anisotropy=float(fog.anisotropy.sample(rng)),
                                   height_m=None if fog.height_m is None else float(fog.height_m.sample(rng)))
         wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
@@ -495,6 +511,19 @@ class FrameSampler:
                 size = float(spec.snow.size_m.sample(rng))
                 frame.snow.append(self._particle(frame.camera, rng, SNOW_ASSET, (size, size, size * 0.6),
                                                  (0.9, 0.9, 0.92), 0.9, hides_labels=True))
+
+    @staticmethod
+    def _fog_density(fog: Any, camera: CameraParams, rng: np.random.Generator) -> float:
+        """Extinction per metre from whichever the scenario gives: visibility, visibility relative to the
+        camera's distance to its target (the same look at any scale), or the extinction itself."""
+        if fog.density is not None:
+            return float(fog.density.sample(rng))
+        if fog.visibility_m is not None:
+            visibility = float(fog.visibility_m.sample(rng))
+        else:
+            distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
+            visibility = float(fog.relative_visibility.sample(rng)) * distance
+        return CONTRAST_LN / visibility
 
     def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str,
                   scale: tuple[float, float, float], color: tuple[float, float, float],

@@ -20,6 +20,9 @@ asset drawn at N scales gives N obj_ids (a class with a constant scale, the usua
 gives one). Poses are those of the model's own origin, in OpenCV camera axes; cam_K is OpenCV's
 (pixel centres at integers), like simgen's K. bbox_obj is the box of the whole projected object
 (simgen's amodal box, which may reach past the image), px_count_all its pixels inside the image.
+An object with no label (hidden entirely, or dropped by the label filter) gets its full silhouette
+and box from its posed model; test targets are the objects at least 10 % visible, as the toolkit's
+visib_gt_min counts them.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ LAYOUT = Layout("export:bop", frozenset({"camera.json", "test_targets_bop19.json
     **{f"{split}/{SCENE}/{sub}": MASK for split in SPLITS for sub in ("mask", "mask_visib")}})
 
 Model = tuple[str, float]  # (asset key, scale)
+MIN_TARGET_VISIBILITY = 0.1  # the BOP toolkit's visib_gt_min: less visible objects are no test targets
 
 
 def model_ids(images: list[dict]) -> dict[Model, int]:
@@ -123,19 +127,44 @@ def _dataset_assets(job: ExportJob, keys: set[str]) -> dict[str, Any]:
     return {ref.key: ref for ref in wanted}
 
 
-def _write_models(job: ExportJob, ids: dict[Model, int]) -> None:
+def silhouette(vertices_mm: np.ndarray, triangles: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
+               K: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The posed model's full silhouette (occluders ignored): the pixels whose centres a triangle covers,
+    for objects the render gives no mask of (hidden entirely, or dropped by the scenario's label filter)."""
+    points = vertices_mm @ rotation.T + translation_mm
+    mask = np.zeros(shape, bool)
+    front = points[:, 2] > 1e-3
+    faces = triangles[front[triangles].all(axis=1)]  # a triangle reaching behind the camera is left out
+    uv = points[:, :2] / np.maximum(points[:, 2:], 1e-3) * [K[0, 0], K[1, 1]] + [K[0, 2], K[1, 2]]
+    height, width = shape
+    for a, b, c in uv[faces]:
+        lo = np.maximum(np.ceil(np.minimum(np.minimum(a, b), c)), 0).astype(int)
+        hi = np.minimum(np.floor(np.maximum(np.maximum(a, b), c)), [width - 1, height - 1]).astype(int)
+        if (hi < lo).any() or abs((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])) < 1e-12:
+            continue  # covers no pixel centre, or has no area (a sliver seen edge-on)
+        ys, xs = np.mgrid[lo[1]:hi[1] + 1, lo[0]:hi[0] + 1]
+        edges = [(q[0] - p[0]) * (ys - p[1]) - (q[1] - p[1]) * (xs - p[0]) for p, q in ((a, b), (b, c), (c, a))]
+        inside = ((edges[0] >= 0) & (edges[1] >= 0) & (edges[2] >= 0)) | \
+                 ((edges[0] <= 0) & (edges[1] <= 0) & (edges[2] <= 0))  # either winding
+        mask[ys[inside], xs[inside]] = True
+    return mask
+
+
+def _write_models(job: ExportJob, ids: dict[Model, int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     from simgen.blender.models import asset_meshes  # Blender only for the meshes
 
     refs = _dataset_assets(job, {asset for asset, _ in ids})
     meshes = asset_meshes(list(refs.values()))
-    info = {}
+    info, models = {}, {}
     diameters = {key: diameter(hull) for key, (_, _, hull) in meshes.items()}  # metres, at scale 1
     for (asset, scale), obj_id in ids.items():
         vertices, triangles, _ = meshes[asset]
         vertices_mm = vertices * scale * 1000.0
         _write(job.dest / "models" / f"obj_{obj_id:06d}.ply", ply_bytes(vertices_mm, triangles))
         info[str(obj_id)] = model_info(vertices_mm, diameters[asset] * scale * 1000.0)
+        models[obj_id] = (vertices_mm, triangles)
     _write(job.dest / "models" / "models_info.json", info)
+    return models
 
 
 def _write(path: Path, data: bytes | Any) -> None:
@@ -159,6 +188,18 @@ def _pixel_box(box: list[float]) -> list[int]:
     return [x0, y0, x1 - x0 + 1, y1 - y0 + 1]
 
 
+def _projected_box(vertices_mm: np.ndarray, rotation: np.ndarray, translation_mm: np.ndarray,
+                   K: np.ndarray) -> list[int]:
+    """bbox_obj of a model in front of the camera: the pixels whose centres its projection spans."""
+    points = vertices_mm @ rotation.T + translation_mm
+    points = points[points[:, 2] > 1e-3]
+    if not len(points):
+        return [-1, -1, -1, -1]
+    uv = points[:, :2] / points[:, 2:] * [K[0, 0], K[1, 1]] + [K[0, 2], K[1, 2]]
+    (x0, y0), (x1, y1) = np.ceil(uv.min(0)).astype(int), np.floor(uv.max(0)).astype(int)
+    return [int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)]
+
+
 def _box(mask: np.ndarray) -> list[int]:
     ys, xs = np.nonzero(mask)
     if not len(xs):
@@ -167,7 +208,8 @@ def _box(mask: np.ndarray) -> list[int]:
 
 
 def _write_scene(job: ExportJob, split: str, images: list[dict], ids: dict[Model, int],
-                 by_image: dict[int, list[dict]], full_masks: bool) -> Counter:
+                 models: dict[int, tuple[np.ndarray, np.ndarray]], by_image: dict[int, list[dict]],
+                 full_masks: bool) -> Counter:
     scene = job.dest / split / SCENE
     cameras, gts, infos, targets = {}, {}, {}, Counter()
     for image in images:
@@ -196,21 +238,23 @@ def _write_scene(job: ExportJob, split: str, images: list[dict], ids: dict[Model
             full = None
             if annotation is not None and annotation.get("amodal_segmentation") is not None:
                 full = decode_rle(annotation["amodal_segmentation"]).astype(bool)
+            elif annotation is None:  # no label of it: its silhouette from the model itself
+                full = silhouette(*models[obj_id], rotation, translation, K, visible.shape)
             count_visib = int(visible.sum())
-            count_all = (int(full.sum()) if full is not None else int(annotation["amodal_area"]) if annotation
-                         else count_visib)  # a label the scenario dropped: its visible pixels are all we know
+            count_all = int(full.sum()) if full is not None else int(annotation["amodal_area"])
             amodal = annotation.get("amodal_bbox") if annotation else None
-            box_obj = _pixel_box(amodal) if amodal else (_box(full) if full is not None else [-1] * 4)
+            box_obj = _pixel_box(amodal) if amodal else _projected_box(models[obj_id][0], rotation, translation, K)
             info.append({"bbox_obj": box_obj, "bbox_visib": _box(visible), "px_count_all": count_all,
                          "px_count_valid": int((full & (depth > 0)).sum()) if full is not None else count_all,
                          "px_count_visib": count_visib,
                          "visib_fract": float(annotation["visibility"]) if annotation
-                         else float(count_visib > 0)})
+                         else count_visib / max(count_all, count_visib, 1)})
             stem = f"{im_id:06d}_{gt_id:06d}.png"
             _write(scene / "mask_visib" / stem, _mask_png(visible))
             if full_masks:
                 _write(scene / "mask" / stem, _mask_png(full if full is not None else visible))
-            targets[(im_id, obj_id)] += 1
+            if info[-1]["visib_fract"] >= MIN_TARGET_VISIBILITY:
+                targets[(im_id, obj_id)] += 1
             job.summary.labels += 1
         gts[str(im_id)], infos[str(im_id)] = gt, info
     for name, payload in (("scene_camera", cameras), ("scene_gt", gts), ("scene_gt_info", infos)):
@@ -223,7 +267,7 @@ def export_bop(job: ExportJob) -> None:
     if not images:
         raise OutputError("bop: the dataset has no image")
     ids = model_ids(images)
-    _write_models(job, ids)
+    models = _write_models(job, ids)
     first = images[0]
     K = np.array(first["camera"]["K"], float)
     _write(job.dest / "camera.json", {"cx": float(K[0, 2]), "cy": float(K[1, 2]), "fx": float(K[0, 0]),
@@ -235,7 +279,7 @@ def export_bop(job: ExportJob) -> None:
     for split in SPLITS:
         if not job.splits[split]:
             continue
-        targets = _write_scene(job, split, job.splits[split], ids, by_image, full_masks)
+        targets = _write_scene(job, split, job.splits[split], ids, models, by_image, full_masks)
         if split == "test":
             test_targets = [{"im_id": im_id, "inst_count": count, "obj_id": obj_id, "scene_id": int(SCENE)}
                             for (im_id, obj_id), count in sorted(targets.items())]

@@ -72,7 +72,7 @@ LAYOUT = Layout("export:cityscapes", frozenset(),
 
 def _label_name(name: str, class_map: dict[str, str]) -> str | None:
     if name in class_map:
-        return class_map[name]
+        return class_map[name].lower()
     for candidate in (name.lower(), name.lower().replace("_", " ")):
         if candidate in BY_NAME:
             return candidate
