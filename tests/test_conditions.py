@@ -81,7 +81,8 @@ def clear(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.mark.parametrize("name, weather", [
     ("fog_analytic", "weather: {fog: {mode: analytic, density: 0.5}}\n"),
     ("fog_volume", "weather: {fog: {mode: volume, density: 0.3}}\n"),
-    ("rain", "weather: {rain: {streaks: 300}}\n"),
+    ("rain", "weather: {rain: {mode: streaks, streaks: 300}}\n"),
+    ("rain_analytic", "weather: {rain: {rate_mm_h: 50, exposure_s: 0.03}}\n"),
 ])
 def test_fog_and_rain_change_the_image_but_not_the_labels(tmp_path: Path, clear, name: str, weather: str) -> None:
     out, coco = run(tmp_path, name, weather)
@@ -94,6 +95,9 @@ def test_fog_and_rain_change_the_image_but_not_the_labels(tmp_path: Path, clear,
     rgb_clear = cv2.imread(str(clear[0] / clear[1]["images"][0]["file_name"])).astype(float)
     assert np.abs(rgb - rgb_clear).mean() > 3
     params = coco["images"][0]["params"]
+    if name == "rain_analytic":
+        assert params["rain"] == [] and params["rainfall"]["rate_mm_h"] == 50
+        assert max(a["rain_coverage"] for a in coco["annotations"]) > 0, "drops cross the objects"
     if name == "rain":
         assert len(params["rain"]) == 300 and params["distractors"] == [] and params["snow"] == []
         assert all(streak["static"] and not streak["hides_labels"] for streak in params["rain"])
@@ -139,7 +143,14 @@ def test_conditions_reach_frames_and_change_them(tmp_path: Path) -> None:
     for image in coco["images"]:
         params = image["params"]
         if image["conditions"] == ["night"]:  # (a later condition may override parts of an earlier one)
-            assert params["sun"] is None and params["world"]["hdri"].endswith("night") and params["lights"]
+            assert params["world"]["hdri"].endswith("night") and params["lights"]
+            assert 0.05 <= params["sun"]["strength"] * 683 <= 0.3, "moonlight, in lux"
+            centre = np.mean([o["location"] for o in params["objects"]], axis=0)
+            for light in params["lights"]:  # each lamp gives 5-30 lx at the objects, at any distance
+                target = np.array(light["target"])
+                assert np.abs(target[:2] - centre[:2]).max() < 1e-6, "aimed at the objects"
+                lux = light["power_w"] * 683 / (4 * np.pi * np.sum((np.array(light["location"]) - target) ** 2))
+                assert 5 - 1e-6 <= lux <= 30 + 1e-6
         if "glare" in image["conditions"]:
             camera = np.array(params["camera"]["look_at"]) - np.array(params["camera"]["location"])
             heading = np.degrees(np.arctan2(camera[1], camera[0]))
@@ -154,19 +165,31 @@ def test_unknown_condition_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert "unknown condition 'foog'" in err and "did you mean 'fog'" in err and "c.yaml:" in err
 
 
-def test_night_frames_are_darker_than_day_frames(tmp_path: Path) -> None:
-    text = SCENE.replace("frames: 1", "frames: 6").replace(
+@pytest.mark.parametrize("scale", [1.0, 10.0], ids=["tabletop", "street"])
+def test_night_is_dark_at_any_scale(tmp_path: Path, scale: float) -> None:
+    """Night frames' median luminance is under 0.4 x the clear frames' of the same scene, on a table
+    (objects 0.3 m, camera 4 m away) and at street scale (3 m objects, 40 m): lamps give lux at the
+    objects, not watts, and the camera's exposure stops where a real one does."""
+    text = SCENE.replace("frames: 1", "frames: 8").replace(
         "world: {type: color, color: [0.4, 0.4, 0.45], strength: 1}",
         "world: {hdri: courtyard, strength: 1}\nsun: {strength: 3}") + "conditions: {night: 0.5}\n"
+    text = text.replace("scale: 0.3}", f"scale: {0.3 * scale}}}").replace("area: [2, 2]", f"area: [{2 * scale}, {2 * scale}]")
+    text = text.replace("distance: 4,", f"distance: {4 * scale},")
     path = tmp_path / "n.yaml"
     path.write_text(text)
     out = tmp_path / "n"
     assert render(path, out) == 0
     coco = json.loads((out / "annotations.json").read_text())
-    means = {True: [], False: []}
+    medians: dict[bool, list[float]] = {True: [], False: []}
     for image in coco["images"]:
-        means["night" in image["conditions"]].append(cv2.imread(str(out / image["file_name"])).mean())
-    assert len(means[True]) == 3 and max(means[True]) < min(means[False])
+        gray = cv2.cvtColor(cv2.imread(str(out / image["file_name"])), cv2.COLOR_BGR2GRAY)
+        medians["night" in image["conditions"]].append(float(np.median(gray)))
+    night, clear = np.median(medians[True]), np.median(medians[False])
+    assert len(medians[True]) == 4 and night < 0.4 * clear, (night, clear)
+    assert night > 2, "dark, not black: the lamps and the camera's gain still show the scene"
+    lux = [a["illuminance_lux"] for a in coco["annotations"]
+           if "night" in next(i for i in coco["images"] if i["id"] == a["image_id"])["conditions"]]
+    assert lux and all(1 < v < 200 for v in lux), "night: a few lamps' worth of lux at each object"
 
 
 def test_run_prints_and_records_coverage(tmp_path: Path, capsys) -> None:

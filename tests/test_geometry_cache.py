@@ -50,7 +50,7 @@ classes:
   - {{name: arm, asset: {MESHES / 'arm_on_plate.urdf'}, count: 1, scale: 0.1}}
 distractors: {{count: 3, shapes: {{choice: ['primitive:cube', 'primitive:cylinder']}}}}
 camera: {{orbit: {{distance: [1.5, 2.5]}}}}
-weather: {{rain: {{streaks: 20}}}}
+weather: {{rain: {{mode: streaks, streaks: 20}}}}
 """)
     out, cache = tmp_path / "out", str(tmp_path / "cache")
     cold = sample_without_blender(scenario, 1, cache)

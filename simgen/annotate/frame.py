@@ -20,6 +20,7 @@ from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, 
 from simgen.annotate.keypoints import keypoint_triplets
 from simgen.config.scenario import KeypointSpec, LabelSpec
 from simgen.postprocess.fog import point_transmittance
+from simgen.sampling.photometry import illuminance_at
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, all_props
 from simgen.sampling.geometry import box_corners
 
@@ -48,19 +49,24 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
     return FramePlan(extents, isolation_groups(extents, width, height, occluders))
 
 
-def severity(frame: FrameSpec, centre: np.ndarray) -> dict[str, Any]:
+def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[str, Any]:
     """How hard the condition makes the object to see, in physical terms: the fog's transmittance
-    along its ray (1 = clear air)."""
+    along its ray (1 = clear air), the illuminance around it (lux, from the sun, sky and lamps,
+    unshadowed) and the share of its pixels' exposure that rain drops covered."""
     fog = frame.fog
     transmittance = 1.0 if fog is None else float(
         point_transmittance(np.array(frame.camera.location), centre, fog.density, fog.height_m)[0])
-    return {"fog_transmittance": round(transmittance, 4)}
+    lux = illuminance_at(centre, frame.sun, frame.lights, frame.world)
+    return {"fog_transmittance": round(transmittance, 4), "illuminance_lux": round(lux, 3 if lux < 10 else 1),
+            "rain_coverage": round(rain_covered, 5)}
 
 
 def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, depth: np.ndarray,
                    isolated_masks: dict[int, np.ndarray], bounds: dict[str, AssetBounds],
-                   keypoints: dict[str, KeypointSpec | None], spec: LabelSpec) -> FrameLabels:
-    """Every label of the frame; ``isolated_masks`` are the amodal masks of the instances that needed a pass."""
+                   keypoints: dict[str, KeypointSpec | None], spec: LabelSpec,
+                   rain: np.ndarray | None = None) -> FrameLabels:
+    """Every label of the frame; ``isolated_masks`` are the amodal masks of the instances that needed a pass,
+    ``rain`` the per-pixel drop coverage of analytic rain."""
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
     width, height = frame.camera.resolution
     by_id = {o.instance_id: o for o in frame.objects}
@@ -90,7 +96,8 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
             "truncation": round(truncation(extent, width, height), 4),
             **object_pose_in_camera(obj, b, world_to_camera),
             "box3d_projected": box_corners_2d(corners_camera, K),
-            **severity(frame, world_points(obj, box_corners(b.minimum, b.maximum)).mean(axis=0)),
+            **severity(frame, world_points(obj, box_corners(b.minimum, b.maximum)).mean(axis=0),
+                       float(rain[instance_map == obj.instance_id].mean()) if rain is not None else 0.0),
         }
         if spec.amodal_masks:
             annotation["amodal_segmentation"] = encode_rle(amodal_mask if amodal_mask is not None

@@ -1,7 +1,7 @@
 """Edge-case conditions: what each one changes, and which frames carry it.
 
-A condition is a named override of scenario sections (``night`` turns the sun off, picks the
-night HDRI, adds lamps, raises exposure and noise). Frames are given conditions by a seeded
+A condition is a named override of scenario sections (``night`` dims the sun to moonlight and
+the sky to a glow, adds lamps of so many lux, and exposes like a camera at its limits). Frames are given conditions by a seeded
 low-discrepancy rule: frame i carries a condition with fraction f when
 floor((i + 1) f + phase) > floor(i f + phase). Every prefix of N frames then holds
 round-down or round-up of f N of them, so any run, resumed, extended or split into shards and
@@ -23,11 +23,15 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
                                 "relative_visibility": {"loguniform": [1.2, 5.0]}}}},
     "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
     "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}},
-    "night": {"sun": None, "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.02, 0.15]}},
+    # Night by its light, in lux at the objects whatever the scene's scale: moonlight 0.05-0.3 lx, a sky glow
+    # of about 0.1-1 lx (the night HDRI gives 341 lx at strength 1), lamps and headlights of lit streets
+    # 5-30 lx each at the objects; exposed by a camera that can lift 4-6 stops and shows the gain as noise.
+    "night": {"sun": {"illuminance_lux": {"loguniform": [0.05, 0.3]}, "elevation_deg": [15, 60],
+                      "color_temperature_k": [4100, 4500], "facing_camera": False},
+              "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.0003, 0.003]}},
               "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]}, "camera_spots": [0, 2],
-                         "power_w": {"loguniform": [100, 1000]}, "color_temperature_k": [2200, 4000]},
-              "camera": {"exposure_ev": [0.5, 2.0]},
-              "sensor": {"noise": {"p": 1.0, "amount": [0.01, 0.04]}}},
+                         "illuminance_lux": {"loguniform": [5, 30]}, "color_temperature_k": [2200, 4000]},
+              "camera": {"auto_exposure": {}}},
     "dusk": {"sun": {"elevation_deg": [-2, 4], "strength": [0.2, 1.5], "color_temperature_k": [1900, 2600]},
              "world": {"type": "sky", "strength": [0.05, 0.4]}},
     "golden_hour": {"sun": {"elevation_deg": [4, 15], "strength": [1.0, 4.0], "color_temperature_k": [2500, 3500]},

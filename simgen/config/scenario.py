@@ -285,6 +285,18 @@ def _pose_sampler(pose: dict[str, Any]) -> tuple[str, Any]:
                                   {"name": name, "where": f"{where}: " if where else "", "message": first["msg"]}) from None
 
 
+class AutoExposureSpec(StrictModel):
+    """A camera's automatic exposure for the illuminance where it looks (see simgen/sampling/photometry.py)."""
+
+    max_boost_ev: NonNegative = Field(default_factory=lambda: uniform(4.0, 6.0),
+                                      description="stops it can lift a dark scene (longest shutter, highest gain)")
+    max_cut_ev: NonNegative = Field(default_factory=lambda: constant(6.0),
+                                    description="stops it can cut a bright one (shortest shutter, smallest aperture)")
+    gain_noise: NonNegative = Field(default_factory=lambda: constant(0.006),
+                                    description="std of the sensor noise (linear, 0..1) per doubling of gain's "
+                                                "square root: noise = gain_noise * 2^(boost / 2)")
+
+
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
@@ -313,6 +325,10 @@ class CameraSpec(StrictModel):
                                    description="exposure in stops (night shots: negative)")
     view_transform: ChoiceDist | None = Field(None, description="Standard, AgX, Filmic, Khronos PBR Neutral; "
                                                                 "default: the preset's")
+    auto_exposure: AutoExposureSpec | None = Field(
+        None, description="expose like a camera does: lift or cut the exposure towards a day scene's, within the "
+                          "limits of shutter and gain, and add the noise the gain brings (night stays dark and "
+                          "grainy instead of lifted to day)")
     dof: DepthOfField = Field(default_factory=DepthOfField)
     motion_blur: MotionBlurSpec = Field(default_factory=MotionBlurSpec)
 
@@ -356,6 +372,9 @@ class SunSpec(StrictModel):
     azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
     strength: NonNegative = Field(default_factory=lambda: uniform(1.0, 4.0),
                                   description="irradiance in W/m^2 as Blender's sun strength")
+    illuminance_lux: NonNegative | None = Field(
+        None, description="instead of strength: lux on a surface facing it (a full moon 0.05-0.3, overcast day "
+                          "1000-10000); strength = lux / 683")
     color_temperature_k: Positive = Field(default_factory=lambda: constant(5500.0))
     angle_deg: NonNegative = Field(default_factory=lambda: constant(1.0),
                                    description="angular diameter; larger gives softer shadows")
@@ -370,6 +389,10 @@ class LightsSpec(StrictModel):
     elevation_deg: FloatDist = Field(default_factory=lambda: uniform(15.0, 75.0))
     azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
     power_w: NonNegative = Field(default_factory=lambda: loguniform(50.0, 800.0))
+    illuminance_lux: NonNegative | None = Field(
+        None, description="instead of power_w: the lux each lamp gives where the camera looks (lit streets 5-30, "
+                          "indoor lamps 50-300), its power following from its distance, so a night is the same "
+                          "night at any scene scale; also sets the camera_spots")
     color_temperature_k: Positive = Field(default_factory=lambda: uniform(2700.0, 7000.0))
     size_m: Positive = Field(default_factory=lambda: uniform(0.05, 1.0))
     spot_angle_deg: Positive = Field(default_factory=lambda: uniform(30.0, 90.0))
@@ -503,10 +526,25 @@ class FogSpec(StrictModel):
 
 
 class RainSpec(StrictModel):
-    """Falling streaks (never labeled, never hiding labels: they are translucent) and wet surfaces."""
+    """Falling rain (never labeled, never hiding labels: drops are transparent) and wet surfaces.
 
-    streaks: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
-    length_m: Positive = Field(default_factory=lambda: uniform(0.03, 0.12))
+    ``analytic``: the drops a camera would catch at ``rate_mm_h`` during ``exposure_s``, from the
+    rain's drop-size distribution and terminal velocities, drawn as thin, faint streaks over the
+    render (see simgen/postprocess/rain.py). ``streaks``: ``streaks`` rods of ``length_m`` in the 3D
+    scene, rendered by Cycles.
+    """
+
+    mode: Literal["analytic", "streaks"] = "analytic"
+    rate_mm_h: Positive = Field(default_factory=lambda: loguniform(1.0, 30.0),
+                                description="analytic: rain rate (drizzle 0.5-2, moderate 2-8, heavy 8-50, "
+                                            "violent over 50 mm/h)")
+    exposure_s: Positive = Field(default_factory=lambda: loguniform(1 / 500, 1 / 30),
+                                 description="analytic: exposure time; streaks are the distance a drop falls in it")
+    wind_mps: NonNegative = Field(default_factory=lambda: uniform(0.0, 3.0),
+                                  description="analytic: horizontal wind (random heading) that slants the streaks")
+    streaks: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True),
+                           description="streaks mode: rods in view")
+    length_m: Positive = Field(default_factory=lambda: uniform(0.03, 0.12), description="streaks mode: rod length")
     wetness: FloatDist = Field(default_factory=lambda: uniform(0.5, 1.0),
                                description="0..1: darker, glossier surfaces")
 

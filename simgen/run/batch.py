@@ -183,7 +183,7 @@ def resolve_assets(scenario: Scenario) -> SceneAssets:
     for each in scenarios:
         shapes = [str(shape) for shape in each.distractors.shapes.params] if each.distractors else []
         shapes += [BACKDROP_ASSET] if each.backdrop else []
-        shapes += [RAIN_ASSET] if each.weather.rain else []
+        shapes += [RAIN_ASSET] if each.weather.rain and each.weather.rain.mode == "streaks" else []
         shapes += [SNOW_ASSET] if each.weather.snow else []
         for shape in shapes:
             if shape not in distractors:

@@ -27,6 +27,7 @@ from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
 from simgen.outputs import FrameArrays
 from simgen.postprocess.fog import apply_fog
+from simgen.postprocess.rain import add_rain
 from simgen.postprocess.sensor import apply_sensor_effects
 from simgen.run.redirect import redirect_output
 from simgen.sampling.frame_spec import FrameSpec, all_props, solid_props
@@ -173,17 +174,23 @@ class FrameRenderer:
                 plan = plan_frame(frame, self.geometry.hulls)
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
-        if frame.sensor or (frame.fog and frame.fog.mode == "analytic"):
+        rain = None
+        if frame.sensor or frame.rainfall or (frame.fog and frame.fog.mode == "analytic"):
             with stage("sensor"):
                 image = cv2.imread(str(rgb_path))
+                K, w2c = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
                 if frame.fog and frame.fog.mode == "analytic":
-                    image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, np.array(frame.camera.K),
-                                      np.array(frame.camera.world_to_camera), frame.fog.height_m)
+                    image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, K, w2c,
+                                      frame.fog.height_m)
+                if frame.rainfall:  # the drops are nearer than the fogged scene behind them
+                    fall = frame.rainfall
+                    image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,
+                                           stage_rng(frame.seed, index, "rain"))
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(rgb_path), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
-                                    self.keypoints, self.spec.scenario.labels)
+                                    self.keypoints, self.spec.scenario.labels, rain)
         return RenderedFrame(frame, passes, labels, seconds)
 
     def _settle(self, frame: FrameSpec) -> None:

@@ -162,6 +162,15 @@ class FogParams:
 
 
 @dataclass
+class RainfallParams:
+    """Analytic rain: what the drops in view during the exposure are drawn from (simgen/postprocess/rain.py)."""
+
+    rate_mm_h: float
+    exposure_s: float
+    wind: Vec3  # m/s, horizontal
+
+
+@dataclass
 class FrameSpec:
     """Everything needed to render and label frame ``index`` of a scenario."""
 
@@ -181,6 +190,7 @@ class FrameSpec:
     sensor: dict[str, float] = field(default_factory=dict)  # applied post-render effects and their amounts
     physics_steps: int = 0  # > 0: poses below are the settled ones, written back after the simulation
     fog: FogParams | None = None
+    rainfall: RainfallParams | None = None
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 

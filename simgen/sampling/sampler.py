@@ -23,12 +23,13 @@ from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, 
 from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
-    CONTRAST_LN, PropParams, SunParams, WorldParams, solid_props)
+    CONTRAST_LN, PropParams, RainfallParams, SunParams, WorldParams, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling.camera_poses import PoseRequest
+from simgen.sampling.photometry import auto_exposure_ev, illuminance_at, lamp_power, sun_strength
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
@@ -165,14 +166,28 @@ class FrameSampler:
             world=self._world(stage_rng(seed, index, "world")),
             ground=GroundParams(sc.ground.enabled, sc.ground.size,
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
-            lights=self._lights(camera, stage_rng(seed, index, "lights")),
+            lights=self._lights(camera, objects, stage_rng(seed, index, "lights")),
             surface=self._surface(), backdrop=self._backdrop(camera, stage_rng(seed, index, "backdrop")),
             distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped, conditions=list(conditions))
         self._weather(frame, stage_rng(seed, index, "weather"))
+        self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
         return frame
+
+    def _auto_exposure(self, frame: FrameSpec, rng: np.random.Generator) -> None:
+        """Exposure for the light where the camera looks, within the camera's limits; the gain shows as noise."""
+        spec = self.scenario.camera.auto_exposure
+        if spec is None:
+            return
+        boost, cut, noise = (float(spec.max_boost_ev.sample(rng)), float(spec.max_cut_ev.sample(rng)),
+                             float(spec.gain_noise.sample(rng)))
+        key = illuminance_at(self._subject(frame.camera, frame.objects), frame.sun, frame.lights, frame.world)
+        ev = auto_exposure_ev(key, boost, cut)
+        frame.camera.exposure_ev += ev
+        if ev > 0:
+            frame.sensor["noise"] = max(frame.sensor.get("noise", 0.0), noise * 2 ** (ev / 2))
 
     # ------------------------------------------------------------------ objects and placement
     def _sample_objects(self, counts_rng: np.random.Generator, rng: np.random.Generator) -> list[_Draft]:
@@ -346,35 +361,52 @@ class FrameSampler:
         if spec.facing_camera:  # azimuth is an offset from where the camera looks
             forward = np.array(camera.look_at) - np.array(camera.location)
             azimuth += math.degrees(math.atan2(forward[1], forward[0]))
-        return SunParams(elevation_deg=elevation, azimuth_deg=azimuth,
-                         strength=float(spec.strength.sample(rng)), color_temperature_k=kelvin,
-                         color=kelvin_to_rgb(kelvin), angle_deg=float(spec.angle_deg.sample(rng)))
+        strength = float(spec.strength.sample(rng))
+        angle = float(spec.angle_deg.sample(rng))
+        if spec.illuminance_lux is not None:
+            strength = sun_strength(float(spec.illuminance_lux.sample(rng)))
+        return SunParams(elevation_deg=elevation, azimuth_deg=azimuth, strength=strength, color_temperature_k=kelvin,
+                         color=kelvin_to_rgb(kelvin), angle_deg=angle)
 
-    def _lights(self, camera: CameraParams, rng: np.random.Generator) -> list[LightParams]:
+    def _subject(self, camera: CameraParams, objects: list[ObjectSpec]) -> np.ndarray:
+        """Where the labeled objects are (their centre), else the camera's look-at point: what lamps light
+        and exposure is set for (a band camera's look-at point is just a step ahead of it)."""
+        return self._object_centres(objects).mean(axis=0) if objects else np.array(camera.look_at, float)
+
+    def _lights(self, camera: CameraParams, objects: list[ObjectSpec], rng: np.random.Generator) -> list[LightParams]:
         spec = self.scenario.lights
         if spec is None:
             return []
-        target = np.array(camera.look_at)
+        target = self._subject(camera, objects)
         lights = []
         for _ in range(int(spec.count.sample(rng))):
             kind = str(spec.type.sample(rng))
             location = orbit_location(target, float(spec.distance.sample(rng)), float(spec.elevation_deg.sample(rng)),
                                       float(spec.azimuth_deg.sample(rng)))
             kelvin = float(spec.color_temperature_k.sample(rng))
+            power = float(spec.power_w.sample(rng))
+            size, angle = float(spec.size_m.sample(rng)), float(spec.spot_angle_deg.sample(rng))
+            if spec.illuminance_lux is not None:  # the lux it gives where the camera looks, at any scale
+                power = lamp_power(float(spec.illuminance_lux.sample(rng)), float(np.linalg.norm(location - target)),
+                                   kind)
             lights.append(LightParams(
                 type=kind, location=tuple(float(v) for v in location), target=tuple(float(v) for v in target),
-                power_w=float(spec.power_w.sample(rng)), color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
-                size_m=float(spec.size_m.sample(rng)), spot_angle_deg=float(spec.spot_angle_deg.sample(rng))))
+                power_w=power, color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
+                size_m=size, spot_angle_deg=angle))
         eye = np.array(camera.location)
         right = np.array(camera.matrix_world)[:3, 0]
         for index in range(int(spec.camera_spots.sample(rng))):  # a car's headlights, a head torch
             side = (-1) ** index * float(rng.uniform(0.3, 0.8))
             location = eye + side * right + np.array([0, 0, -float(rng.uniform(0.1, 0.5))])
             kelvin = float(rng.uniform(4000, 6500))
+            power, angle = float(rng.uniform(200, 800)), float(rng.uniform(30, 50))
+            if spec.illuminance_lux is not None:
+                power = lamp_power(float(spec.illuminance_lux.sample(rng)), float(np.linalg.norm(location - target)),
+                                   "spot")
             lights.append(LightParams(
                 type="spot", location=tuple(float(v) for v in location), target=tuple(float(v) for v in target),
-                power_w=float(rng.uniform(200, 800)), color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
-                size_m=0.05, spot_angle_deg=float(rng.uniform(30, 50))))
+                power_w=power, color_temperature_k=kelvin, color=kelvin_to_rgb(kelvin),
+                size_m=0.05, spot_angle_deg=angle))
         return lights
 
     def _world(self, rng: np.random.Generator) -> WorldParams:
@@ -501,7 +533,12 @@ class FrameSampler:
         for material in materials + [frame.ground.material]:
             material.wetness, material.snow = wetness, cover
         frame.ground.material.puddles = wetness * 0.5
-        if spec.rain is not None:
+        if spec.rain is not None and spec.rain.mode == "analytic":
+            rate, exposure, wind = (float(spec.rain.rate_mm_h.sample(rng)), float(spec.rain.exposure_s.sample(rng)),
+                                    float(spec.rain.wind_mps.sample(rng)))
+            heading = float(rng.uniform(0, 2 * math.pi))
+            frame.rainfall = RainfallParams(rate, exposure, (wind * math.cos(heading), wind * math.sin(heading), 0.0))
+        elif spec.rain is not None:
             for _ in range(int(spec.rain.streaks.sample(rng))):
                 length = float(spec.rain.length_m.sample(rng))
                 frame.rain.append(self._particle(frame.camera, rng, RAIN_ASSET, (0.003, 0.003, length),

@@ -1,0 +1,155 @@
+"""Falling rain as a camera sees it: thin, faint streaks whose number, size and length follow the rain rate.
+
+Drops: Marshall-Palmer sizes, N(D) = 8000 exp(-L D) per m^3 per mm with L = 4.1 R^-0.21 /mm at a
+rain rate of R mm/h; terminal velocity v(D) = 9.65 - 10.3 exp(-0.6 D) m/s (Atlas et al.), D in mm.
+Drops fill the view between ``NEAR_M`` and ``FAR_M`` (or the surface a pixel sees, if nearer:
+drops behind a wall are not seen).
+
+Streaks (after Garg and Nayar's study of rain appearance): during the exposure T a drop of
+diameter D at depth z moves v T f / z pixels and is D f / z pixels wide, so at 640 px a 2 mm drop
+2 m away is a 0.6 px line. A drop is transparent and refracts light from a wide cone around it, so
+it shows about the average light around it (the blurred scene), and it sits on each pixel of its
+streak only for the fraction D / (v T) of the exposure: streaks are faint and fade on bright
+backgrounds, as in photographs, instead of opaque white sticks.
+
+Pure numpy/OpenCV on the linear image; drawn from the frame's own generator, so deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+N0 = 8000.0  # per m^3 per mm
+MIN_DROP_MM, MAX_DROP_MM = 0.5, 6.0  # smaller drops add no visible streak; larger ones break up
+NEAR_M, FAR_M = 0.3, 12.0
+MAX_DRAWN = 40_000  # drops drawn per frame; beyond that each drawn drop stands for several
+DEPTH_BINS = 8
+DROP_GLOW = 1.15  # a drop refracts light from a ~165 degree cone: a little brighter than its surroundings
+
+
+def slope(rate_mm_h: float) -> float:
+    """Marshall-Palmer's Lambda, per mm."""
+    return 4.1 * rate_mm_h ** -0.21
+
+
+def drops_per_m3(rate_mm_h: float) -> float:
+    """Drops of MIN_DROP_MM to MAX_DROP_MM per cubic metre at this rain rate."""
+    lam = slope(rate_mm_h)
+    return N0 / lam * (math.exp(-lam * MIN_DROP_MM) - math.exp(-lam * MAX_DROP_MM))
+
+
+def terminal_velocity(diameter_mm: np.ndarray | float) -> np.ndarray | float:
+    return np.maximum(9.65 - 10.3 * np.exp(-0.6 * np.asarray(diameter_mm)), 0.1)
+
+
+def sample_diameters(rate_mm_h: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Drop diameters (mm) from the exponential size distribution, cut to the visible range."""
+    lam = slope(rate_mm_h)
+    low, high = math.exp(-lam * MIN_DROP_MM), math.exp(-lam * MAX_DROP_MM)
+    return -np.log(low - rng.random(count) * (low - high)) / lam
+
+
+@dataclass
+class Streaks:
+    start: np.ndarray  # (N, 2) pixel coordinates of each streak's top
+    end: np.ndarray  # (N, 2)
+    width_px: np.ndarray  # (N,)
+    alpha: np.ndarray  # (N,) share of the exposure the drop covers each pixel of its streak
+    depth: np.ndarray  # (N,) metres
+    diameter_mm: np.ndarray  # (N,)
+    split_m: float = FAR_M  # drops beyond this are too many and too faint to draw: a veil of this coverage
+    veil: float = 0.0
+
+
+def _drops(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float], K: np.ndarray,
+           rotation: np.ndarray, size: tuple[int, int], near: float, far: float, count: int,
+           rng: np.random.Generator) -> Streaks:
+    width, height = size
+    fx, fy, margin = K[0, 0], K[1, 1], 1.2
+    z = (near ** 3 + rng.random(count) * (far ** 3 - near ** 3)) ** (1 / 3)  # density ~ z^2, as the frustum grows
+    u = (rng.random(count) * margin - (margin - 1) / 2) * width
+    v = (rng.random(count) * margin - (margin - 1) / 2) * height
+    diameter = sample_diameters(rate_mm_h, count, rng)
+    centre = np.stack([(u - K[0, 2]) / fx * z, (v - K[1, 2]) / fy * z, z], axis=1)  # camera coordinates
+    velocity = np.asarray(wind, float)[None, :] + np.outer(terminal_velocity(diameter), [0.0, 0.0, -1.0])
+    motion = (velocity @ rotation.T) * exposure_s  # metres moved during the exposure, camera axes
+
+    def project(points: np.ndarray) -> np.ndarray:
+        depth = np.maximum(points[:, 2], 1e-3)
+        return np.stack([points[:, 0] / depth * fx + K[0, 2], points[:, 1] / depth * fy + K[1, 2]], axis=1)
+
+    start, end = project(centre - motion / 2), project(centre + motion / 2)
+    width_px = diameter / 1000.0 * fx / z
+    length_px = np.linalg.norm(end - start, axis=1)
+    # the drop's image (area pi w^2 / 4) swept over the streak's (l + w) x max(w, 1) pixels
+    alpha = np.pi * width_px ** 2 / 4 / ((length_px + width_px) * np.maximum(width_px, 1.0))
+    return Streaks(start, end, width_px, alpha, z, diameter)
+
+
+def frustum_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float) -> float:
+    margin = 1.2  # streaks that enter the view from just outside it
+    return margin ** 2 * (size[0] / K[0, 0]) * (size[1] / K[1, 1]) * (far ** 3 - near ** 3) / 3
+
+
+def sample_streaks(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float], K: np.ndarray,
+                   world_to_camera: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> Streaks:
+    """The drops in the camera's view during one exposure: each near one as a streak, the far ones
+    (past the depth where MAX_DRAWN drops have been drawn) as the even veil they add up to."""
+    rotation = world_to_camera[:3, :3]
+    density = drops_per_m3(rate_mm_h)
+    expected = density * frustum_volume(K, size, NEAR_M, FAR_M)
+    split = FAR_M
+    if expected > MAX_DRAWN:  # the depth that holds MAX_DRAWN drops: volume grows as z^3
+        split = (NEAR_M ** 3 + (FAR_M ** 3 - NEAR_M ** 3) * MAX_DRAWN / expected) ** (1 / 3)
+    near = _drops(rate_mm_h, exposure_s, wind, K, rotation, size, NEAR_M, split,
+                  int(rng.poisson(density * frustum_volume(K, size, NEAR_M, split))), rng)
+    veil = 0.0
+    if split < FAR_M:  # a sample of the far drops, their covered area spread over the picture
+        probe = _drops(rate_mm_h, exposure_s, wind, K, rotation, size, split, FAR_M, 2000, rng)
+        area = probe.alpha * (np.linalg.norm(probe.end - probe.start, axis=1) + probe.width_px) * \
+            np.maximum(probe.width_px, 1.0)
+        far_count = density * frustum_volume(K, size, split, FAR_M)
+        veil = float(area.mean() * far_count / (1.44 * size[0] * size[1]))
+    near.split_m, near.veil = split, veil
+    return near
+
+
+def rain_layer(streaks: Streaks, size: tuple[int, int], surface_depth: np.ndarray) -> np.ndarray:
+    """Per-pixel share of the exposure that drops cover (0..1), drops behind the surface left out."""
+    width, height = size
+    total = np.where(surface_depth > streaks.split_m, streaks.veil, 0.0).astype(np.float32)
+    edges = np.geomspace(NEAR_M, streaks.split_m, DEPTH_BINS + 1)
+    which = np.clip(np.searchsorted(edges, streaks.depth) - 1, 0, DEPTH_BINS - 1)
+    for b in range(DEPTH_BINS):
+        layer = np.zeros((height, width), np.float32)
+        for i in np.nonzero(which == b)[0]:
+            thickness = max(int(round(streaks.width_px[i])), 1)
+            p, q = np.round(streaks.start[i] * 16).astype(int), np.round(streaks.end[i] * 16).astype(int)
+            cv2.line(layer, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), float(streaks.alpha[i]), thickness,
+                     cv2.LINE_8, shift=4)
+        total += np.where(surface_depth > edges[b], layer, 0.0)  # nearer surfaces hide the drops behind them
+    return np.clip(total, 0.0, 0.9)
+
+
+def apply_rain(linear: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """Each pixel moves towards the light a drop shows there: its blurred surroundings, a little brighter."""
+    height, width = coverage.shape
+    sigma = max(width, height) / 12
+    around = cv2.GaussianBlur(linear, (0, 0), sigma) * DROP_GLOW
+    return linear * (1 - coverage[..., None]) + around * coverage[..., None]
+
+
+def add_rain(bgr: np.ndarray, surface_depth: np.ndarray, rate_mm_h: float, exposure_s: float,
+             wind: tuple[float, float, float], K: np.ndarray, world_to_camera: np.ndarray,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-bit image with the frame's rain in it, and the per-pixel drop coverage (for severity labels)."""
+    from simgen.postprocess.sensor import _to_linear, _to_srgb
+
+    height, width = surface_depth.shape
+    streaks = sample_streaks(rate_mm_h, exposure_s, wind, K, world_to_camera, (width, height), rng)
+    coverage = rain_layer(streaks, (width, height), surface_depth)
+    return _to_srgb(apply_rain(_to_linear(bgr), coverage)), coverage

@@ -1,0 +1,96 @@
+"""Analytic rain against the physics it is built from: Marshall-Palmer drop sizes, terminal velocity,
+streaks as long as a drop falls during the exposure and as wide as the drop, faint where drops are
+small against their streak."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from simgen.postprocess import rain
+
+K = np.array([[620.0, 0, 319.5], [0, 620.0, 239.5], [0, 0, 1]])  # 640 x 480, 55 degrees across
+LEVEL = np.eye(4)
+LEVEL[:3, :3] = [[1, 0, 0], [0, 0, -1], [0, 1, 0]]  # looking along world +y, world up = image up
+SIZE = (640, 480)
+OPEN = np.full((480, 640), np.inf)
+
+
+def streaks(rate: float, exposure: float = 1 / 60, seed: int = 0) -> rain.Streaks:
+    return rain.sample_streaks(rate, exposure, (0.0, 0.0, 0.0), K, LEVEL, SIZE, np.random.default_rng(seed))
+
+
+def one(s: rain.Streaks, i: int) -> rain.Streaks:
+    pick = slice(i, i + 1)
+    return replace(s, start=s.start[pick], end=s.end[pick], width_px=s.width_px[pick], alpha=s.alpha[pick],
+                   depth=s.depth[pick], diameter_mm=s.diameter_mm[pick], veil=0.0)
+
+
+def test_streaks_are_as_long_as_a_drop_falls_and_as_wide_as_it_is() -> None:
+    """At 640 x 480, drops beyond 2 m make streaks at most 2 px wide, and each drawn streak is
+    v(D) x exposure x f / z long within 20 %."""
+    exposure = 1 / 60
+    s = streaks(25.0, exposure)
+    checked = 0
+    for i in np.nonzero(s.depth > 2.0)[0][:400]:
+        expected = rain.terminal_velocity(s.diameter_mm[i]) * exposure * K[1, 1] / s.depth[i]
+        top, bottom = s.start[i], s.end[i]
+        inside = min(top[1], bottom[1]) > 0 and max(top[1], bottom[1]) < 479 and 0 < top[0] < 639
+        if expected < 12 or not inside:
+            continue  # a few pixels long: rasterising rounds too much to measure
+        layer = rain.rain_layer(one(s, i), SIZE, OPEN)
+        ys, xs = np.nonzero(layer)
+        length = ys.max() - ys.min() + 1  # no wind: straight down the image
+        widths = np.bincount(ys - ys.min())
+        assert abs(length - expected) <= 0.2 * expected, (length, expected)
+        assert np.median(widths) <= 2, "a drop beyond 2 m is at most 2 px wide"
+        assert s.width_px[i] <= 2
+        checked += 1
+    assert checked >= 20
+
+
+def test_drop_numbers_and_sizes_follow_marshall_palmer() -> None:
+    for rate in (1.0, 10.0, 50.0):
+        lam = 4.1 * rate ** -0.21
+        expected = 8000 / lam * (math.exp(-lam * 0.5) - math.exp(-lam * 6.0))
+        assert rain.drops_per_m3(rate) == pytest.approx(expected)
+        diameters = rain.sample_diameters(rate, 200_000, np.random.default_rng(1))
+        assert diameters.min() >= 0.5 and diameters.max() <= 6.0
+        # mean of an exponential cut to [a, b]
+        a, b = 0.5, 6.0
+        mean = (a * math.exp(-lam * a) - b * math.exp(-lam * b)) / (math.exp(-lam * a) - math.exp(-lam * b)) + 1 / lam
+        assert diameters.mean() == pytest.approx(mean, rel=0.01)
+    assert rain.drops_per_m3(1.0) < rain.drops_per_m3(10.0) < rain.drops_per_m3(50.0)
+    assert rain.terminal_velocity(2.0) == pytest.approx(9.65 - 10.3 * math.exp(-1.2))  # about 6.5 m/s
+
+
+def test_the_drawn_drops_are_the_ones_in_view() -> None:
+    s = streaks(2.0, seed=3)
+    volume = rain.frustum_volume(K, SIZE, rain.NEAR_M, s.split_m)
+    expected = rain.drops_per_m3(2.0) * volume
+    assert abs(len(s.depth) - expected) < 5 * math.sqrt(expected), "Poisson around density x frustum volume"
+    assert (s.depth >= rain.NEAR_M).all() and (s.depth <= s.split_m + 1e-9).all()
+
+
+def test_heavier_rain_covers_more_and_walls_hide_the_drops_behind_them() -> None:
+    coverage = [rain.rain_layer(streaks(rate), SIZE, OPEN).mean() for rate in (1.0, 8.0, 50.0)]
+    assert coverage[0] < coverage[1] < coverage[2]
+    assert coverage[2] < 0.2, "even violent rain leaves most of the exposure to the scene"
+    wall = np.full((480, 640), 1.0)  # a surface 1 m away: only drops nearer than it show
+    near_only = rain.rain_layer(streaks(50.0), SIZE, wall).mean()
+    assert 0 < near_only < coverage[2]
+
+
+def test_streaks_fade_on_what_they_cross() -> None:
+    """A drop shows the light around it: streaks lighten a dark background under a bright sky and
+    barely change a bright uniform one, as in photographs."""
+    coverage = np.zeros((48, 64), np.float32)
+    coverage[10:30, 30] = 0.3
+    dark = np.full((48, 64, 3), 0.02, np.float32)
+    dark[:, :8] = 1.0  # a bright sky at the side
+    assert (rain.apply_rain(dark, coverage)[10:30, 30] > 0.02).all()
+    bright = np.full((48, 64, 3), 0.8, np.float32)
+    assert np.allclose(rain.apply_rain(bright, coverage)[10:30, 30], 0.8 * (0.7 + 0.3 * rain.DROP_GLOW), atol=1e-3)
