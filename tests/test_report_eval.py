@@ -38,6 +38,7 @@ def tagged(quickstart: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         image["conditions"] = ["fog"] if image["id"] == fog_image else []
     for index, annotation in enumerate(coco["annotations"]):
         annotation["visibility"] = BANDS[index % len(BANDS)]
+        annotation["fog_transmittance"] = (0.05, 0.2, 0.5, 1.0)[index % 4]
     (out / "annotations.json").write_text(json.dumps(coco))
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["scenario"]["conditions"] = {"fog": 0.25, "night": 0.1}
@@ -120,7 +121,8 @@ def test_report_of_no_dataset_is_a_clear_error(tmp_path: Path) -> None:
 def test_ground_truth_scores_perfect_in_every_slice(tagged: Path, iou_type: str) -> None:
     results = evaluate(tagged, ground_truth_predictions(tagged), iou_type)
     kinds = {result.kind for result in results}
-    assert kinds == {"all", "condition", "visibility", "size", "class"}
+    assert kinds == {"all", "condition", "visibility", "fog_transmittance", "illuminance_lux", "size", "class"}, \
+        "severity bands where the values vary (no rain here: rain_coverage is 0 everywhere)"
     scored = [result for result in results if result.gt]
     assert {result.label for result in scored} >= {"all", "condition=fog", "condition=clear",
                                                    *(f"visibility={band}" for band in
@@ -132,6 +134,11 @@ def test_ground_truth_scores_perfect_in_every_slice(tagged: Path, iou_type: str)
             assert (result.ap, result.ap50, result.ar100) == (None, None, None), result
     assert by_label(results)["all"].gt == sum(r.gt for r in results if r.kind == "visibility")
     assert by_label(results)["all"].gt == sum(r.gt for r in results if r.kind == "class")
+    for kind in ("fog_transmittance", "illuminance_lux"):
+        assert by_label(results)["all"].gt == sum(r.gt for r in results if r.kind == kind), kind
+    assert {r.label for r in results if r.kind == "fog_transmittance" and r.gt} == {
+        "fog_transmittance=[0,0.1)", "fog_transmittance=[0.1,0.3)", "fog_transmittance=[0.3,0.7)",
+        "fog_transmittance=[0.7,1]"}
 
 
 def test_missing_an_image_lowers_only_its_condition(tagged: Path) -> None:

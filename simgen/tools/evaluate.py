@@ -6,6 +6,9 @@ score is broken down along those lines as well as by object size and class:
   all                       every image and every ground-truth (GT) object
   condition=TAG             only the images tagged TAG; condition=clear: the images with no tag
   visibility=[lo,hi)        every image, but only GT whose visible fraction is in the band counts
+  fog_transmittance=[lo,hi) likewise by the share of the object's light that reaches the camera through fog,
+  illuminance_lux=[lo,hi)   the lux around the object, and rain_coverage=[lo,hi) the share of its pixels'
+                            exposure that rain drops covered (each only where the dataset's values vary)
   size=small|medium|large   COCO's own area ranges (32^2 and 96^2 px)
   class=NAME                one category
 
@@ -55,7 +58,7 @@ MAX_DETECTIONS = 100
 class SliceResult:
     """Scores of one slice. AP, AP50 and AR100 are None where the slice holds no GT to score against."""
 
-    kind: str  # all, condition, visibility, size, class
+    kind: str  # all, condition, visibility, fog_transmittance, illuminance_lux, rain_coverage, size, class
     name: str
     images: int  # images whose predictions count in this slice
     gt: int  # GT objects that count (not ignored)
@@ -70,25 +73,40 @@ class SliceResult:
 
 @dataclass(frozen=True)
 class _Band:
-    """A visibility interval [low, high), or [low, high] for the last band so that 1.0 falls in one."""
+    """An interval [low, high) of an annotation field, or [low, high] for the last band so that its top
+    value falls in one."""
 
     low: float
     high: float
     closed: bool = False
+    field: str = "visibility"
 
     @property
     def name(self) -> str:
         return f"[{self.low:g},{self.high:g}{']' if self.closed else ')'}"
 
     def contains(self, annotation: dict[str, Any]) -> bool:
-        """GT without a ``visibility`` (datasets from before it existed) is in no band."""
-        visibility = annotation.get("visibility")
-        if visibility is None:
+        """GT without the field (datasets from before it existed) is in no band."""
+        value = annotation.get(self.field)
+        if not isinstance(value, (int, float)):
             return False
-        return self.low <= visibility and (visibility <= self.high if self.closed else visibility < self.high)
+        return self.low <= value and (value <= self.high if self.closed else value < self.high)
 
 
 VISIBILITY_BANDS = (_Band(0.0, 0.25), _Band(0.25, 0.5), _Band(0.5, 0.75), _Band(0.75, 1.0, closed=True))
+# Severity labels, sliced where the dataset has them at all (clear air and dry frames add no rows):
+# fog transmittance along the object's ray, lux around it, and the share of its pixels rain covered.
+SEVERITY_BANDS = {
+    "fog_transmittance": (_Band(0.0, 0.1, field="fog_transmittance"), _Band(0.1, 0.3, field="fog_transmittance"),
+                          _Band(0.3, 0.7, field="fog_transmittance"),
+                          _Band(0.7, 1.0, closed=True, field="fog_transmittance")),
+    "illuminance_lux": (_Band(0.0, 10.0, field="illuminance_lux"), _Band(10.0, 100.0, field="illuminance_lux"),
+                        _Band(100.0, 1000.0, field="illuminance_lux"),
+                        _Band(1000.0, math.inf, closed=True, field="illuminance_lux")),
+    "rain_coverage": (_Band(0.0, 0.01, field="rain_coverage"), _Band(0.01, 0.05, field="rain_coverage"),
+                      _Band(0.05, 1.0, closed=True, field="rain_coverage")),
+}
+CLEAR_VALUES = {"fog_transmittance": 1.0, "illuminance_lux": None, "rain_coverage": 0.0}
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -211,7 +229,9 @@ def evaluate(out: Path | str, predictions: Path | str | Sequence[dict[str, Any]]
     overall = _run(gt, dt, iou_type)
     return ([_result(overall, "all", "all", gt.anns.values())]
             + _condition_slices(gt, dt, iou_type)
-            + _visibility_slices(gt, dt, iou_type)
+            + _band_slices(gt, dt, iou_type, "visibility", VISIBILITY_BANDS)
+            + [row for field, bands in SEVERITY_BANDS.items() if _varies(gt, field)
+               for row in _band_slices(gt, dt, iou_type, field, bands)]
             + _size_slices(overall, gt)
             + _class_slices(overall, gt))
 
@@ -288,14 +308,21 @@ def _image_slice(gt: COCO, dt: COCO, iou_type: str, tag: str, image_ids: list[in
     return _result(_run(gt, dt, iou_type, image_ids), "condition", tag, annotations)
 
 
-def _visibility_slices(gt: COCO, dt: COCO, iou_type: str) -> list[SliceResult]:
+def _varies(gt: COCO, field: str) -> bool:
+    """Whether some GT has the field at a value other than clear conditions' (a band slice would then say more)."""
+    values = {a.get(field) for a in gt.anns.values() if isinstance(a.get(field), (int, float))}
+    clear = CLEAR_VALUES[field]
+    return bool(values) and (clear is None or values != {clear})
+
+
+def _band_slices(gt: COCO, dt: COCO, iou_type: str, kind: str, bands: Sequence[_Band]) -> list[SliceResult]:
     results = []
-    for band in VISIBILITY_BANDS:
+    for band in bands:
         if not _counted(gt.anns.values(), band.contains):
-            results.append(SliceResult("visibility", band.name, len(gt.getImgIds()), 0, None, None, None))
+            results.append(SliceResult(kind, band.name, len(gt.getImgIds()), 0, None, None, None))
             continue
         evaluator = _run(gt, dt, iou_type, ignored=lambda annotation, band=band: not band.contains(annotation))
-        results.append(_result(evaluator, "visibility", band.name, gt.anns.values(), band.contains))
+        results.append(_result(evaluator, kind, band.name, gt.anns.values(), band.contains))
     return results
 
 
@@ -347,12 +374,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``simgen`` subcommands."""
     parser = subparsers.add_parser(
         "eval", help="score detector predictions on a dataset: COCO AP/AR overall and per condition, "
-                     "visibility, size and class",
+                     "visibility, fog, light, rain, size and class",
         description="Score a detector's predictions (a COCO results JSON: a list of {image_id, category_id, bbox, "
                     "score}, or with an RLE segmentation for --iou-type segm) against OUT's annotations with "
                     "pycocotools. Prints AP (IoU .50:.95), AP50 and AR100 overall, per condition tag (and 'clear' "
                     "for untagged images), per visibility band of the ground truth (objects outside the band are "
-                    "ignored, like COCO's size ranges), per COCO size and per class.",
+                    "ignored, like COCO's size ranges), per band of each severity label the dataset has (fog "
+                    "transmittance, illuminance in lux, rain coverage), per COCO size and per class.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  simgen eval out/ycb detections.json --iou-type segm")
     parser.add_argument("out", metavar="OUT", help="dataset folder written by 'simgen render -o OUT'")
