@@ -136,10 +136,14 @@ def rain_layer(streaks: Streaks, size: tuple[int, int], surface_depth: np.ndarra
 
 
 def apply_rain(linear: np.ndarray, coverage: np.ndarray) -> np.ndarray:
-    """Each pixel moves towards the light a drop shows there: its blurred surroundings, a little brighter."""
+    """Each pixel moves towards the light a drop shows there. A drop refracts light from a cone of about
+    165 degrees, mostly from above it: half its surroundings (blurred), half the upper half of the
+    view (the sky's share), a little brightened. So streaks show against dark ground and trees under
+    a bright sky, and vanish against the sky itself."""
     height, width = coverage.shape
     sigma = max(width, height) / 12
-    around = cv2.GaussianBlur(linear, (0, 0), sigma) * DROP_GLOW
+    sky = linear[: max(height // 2, 1)].reshape(-1, linear.shape[2]).mean(axis=0)
+    around = (0.5 * cv2.GaussianBlur(linear, (0, 0), sigma) + 0.5 * sky) * DROP_GLOW
     return linear * (1 - coverage[..., None]) + around * coverage[..., None]
 
 
