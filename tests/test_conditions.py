@@ -363,3 +363,27 @@ def test_tiny_objects_are_coco_small_in_every_shipped_scenario(name: str) -> Non
             areas.append(max(x1 - x0, 0) * max(y1 - y0, 0))
     assert areas and max(areas) < 32 * 32, f"largest box {max(areas):.0f} px"
     assert np.percentile(areas, 90) > 16, "tiny, not gone"
+
+
+@pytest.mark.parametrize("distance", [2.0, 40.0], ids=["tabletop", "street"])
+def test_truncation_cuts_the_share_asked_for_at_any_scale(distance: float) -> None:
+    """The truncation condition turns the camera until one object has 20-60 % of its box past an edge:
+    the planned truncation of the most-cut object meets the drawn share within 0.05."""
+    import simgen
+    from simgen.annotate.amodal import truncation
+    from simgen.annotate.frame import plan_frame
+    from simgen.assets.geometry_cache import Geometry
+
+    size = distance / 10
+    scenario = simgen.load_scenario({
+        "name": "cut", "frames": 30, "conditions": {"truncation": 1.0},
+        "classes": [{"name": "a", "asset": "primitive:cube", "count": [1, 3], "size_m": size}],
+        "placement": {"area": [3 * size, 3 * size]}, "camera": {"orbit": {"distance": distance}}})
+    generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+    frames = [generator.sample(i) for i in range(30)]
+    hulls = Geometry(generator.assets.all()).hulls
+    for frame in frames:
+        width, height = frame.camera.resolution
+        cut = truncation(plan_frame(frame, hulls).extents[frame.camera.truncated], width, height)
+        assert 0.2 <= frame.camera.truncated_share <= 0.6
+        assert cut == pytest.approx(frame.camera.truncated_share, abs=0.05)

@@ -43,7 +43,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "underexposed": {"camera": {"exposure_ev": [-4.0, -2.0]}},
     "heavy_occlusion": {"distractors": {"count": [3, 6], "near_camera": 1.0, "scale": [0.03, 0.1],
                                         "target_visibility": [0.2, 0.7]}},
-    "truncation": {"camera": {"look_at_jitter_m": [0.3, 0.7], "min_in_view": 0.0}},
+    "truncation": {"camera": {"truncate_share": [0.2, 0.6], "min_in_view": 0.0}},  # a share cut, at any scale
     "tiny_objects": {"camera": {"max_object_pixels": [10.0, 36.0]}},  # COCO small at any scale, any pose sampler
     "motion_blur": {"camera": {"motion_blur": {"p": 1.0}}},
     "crowded": {"placement": {"count_multiplier": [2.5, 4.0], "on_failure": "drop"},

@@ -26,6 +26,7 @@ Positive = Annotated[FloatDist, AfterValidator(lambda d: positive(d))]
 Count = Annotated[IntDist, AfterValidator(lambda d: within(d, 0, MAX_COUNT, "count"))]
 Scale = Annotated[FloatDist, AfterValidator(lambda d: within(d, 0, 1000, "scale", open_low=True))]
 Metres = Annotated[FloatDist, AfterValidator(lambda d: within(d, 0, 100_000, "distance in metres", open_low=True))]
+Share = Annotated[FloatDist, AfterValidator(lambda d: within(d, 0, 1, "share (0..1)"))]
 FieldOfView = Annotated[FloatDist, AfterValidator(
     lambda d: within(d, 0, 180, "field of view in degrees", open_low=True, open_high=True))]
 FocalLength = Annotated[FloatDist, AfterValidator(
@@ -318,6 +319,9 @@ class CameraSpec(StrictModel):
         None, description="move the camera back along its line of sight until every labeled object spans at most "
                           "this many pixels (its bounding sphere): tiny, far objects at any scene scale and with "
                           "any pose sampler; [10, 36] keeps them COCO-small (area under 32 x 32)")
+    truncate_share: Share | None = Field(
+        None, description="turn the camera until one labeled object has this share of its box past an image edge "
+                          "(0..1, e.g. [0.2, 0.6]): truncation by its effect, the same at any scene scale")
     min_in_view: float = Field(0.0, ge=0, le=1, description="re-sample the pose until this fraction of labeled "
                                                             "object centres projects into the image")
     max_pose_tries: int = Field(25, ge=1, le=10_000)

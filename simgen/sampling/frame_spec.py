@@ -105,6 +105,8 @@ class CameraParams:
     f_stop: float | None = None  # depth of field when set
     focus_distance_m: float | None = None
     pose_tries: int = 1
+    truncated: int | None = None  # camera.truncate_share: the instance turned to be cut by an image edge
+    truncated_share: float | None = None  # the share of its box asked to lie outside
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
 

@@ -286,6 +286,13 @@ class FrameSampler:
             matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
             if spec.min_in_view <= 0 or not objects or self._in_view(centres, K, world_to_camera) >= spec.min_in_view:
                 break
+        cut = None
+        if spec.truncate_share is not None and objects:
+            share, which, side = (float(spec.truncate_share.sample(rng)), int(rng.integers(len(objects))),
+                                  int(rng.integers(4)))
+            cut = (objects[which].instance_id, share)
+            target = self._truncating(location, np.asarray(target, float), roll, objects[which], K, share, side)
+            matrix_world, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
         exposure = float(spec.exposure_ev.sample(rng))
         view_transform = None if spec.view_transform is None else str(spec.view_transform.sample(rng))
         f_stop = focus = None
@@ -299,7 +306,8 @@ class FrameSampler:
             focal_length_mm=focal, sensor_width_mm=spec.sensor_width_mm, resolution=(width, height),
             K=K.tolist(), world_to_camera=world_to_camera.tolist(), look_at=tuple(float(v) for v in target),
             shift=shift, exposure_ev=exposure, view_transform=view_transform, f_stop=f_stop,
-            focus_distance_m=focus, pose_tries=tries)
+            focus_distance_m=focus, pose_tries=tries, truncated=cut[0] if cut else None,
+            truncated_share=cut[1] if cut else None)
 
     def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator, focal_px: float):
         name, options = self.scenario.camera.sampler
@@ -308,6 +316,33 @@ class FrameSampler:
                               self.resolution, rng)
         pose = CAMERA_POSES.get(name).sample(request)
         return np.asarray(pose.location, float), np.asarray(pose.look_at, float), float(pose.roll_deg)
+
+    def _truncating(self, location: np.ndarray, target: np.ndarray, roll: float, obj: ObjectSpec, K: np.ndarray,
+                    share: float, side: int) -> np.ndarray:
+        """A look-at point that turns the camera until ``share`` of the object's box lies past one image edge
+        (side 0-3: left, right, top, bottom): truncation defined by its effect, the same at any scale."""
+        width, height = self.resolution
+        points = (shape_points(self._shape(obj.asset)) * obj.scale) @ euler_xyz_matrix(*obj.rotation_euler).T \
+            + np.array(obj.location)
+        for _ in range(3):  # turning changes the perspective a little: converge in a few steps
+            _, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
+            uv = project_points(points, K, world_to_camera) + 0.5
+            (x0, y0), (x1, y1) = uv.min(0), uv.max(0)
+            inside_x = max(x1 - width, 0.0) + min(x0, 0.0)  # and no cut by the other edges
+            inside_y = max(y1 - height, 0.0) + min(y0, 0.0)
+            if side == 0:
+                shift = np.array([x0 + share * (x1 - x0), inside_y])
+            elif side == 1:
+                shift = np.array([x1 - share * (x1 - x0) - width, inside_y])
+            elif side == 2:
+                shift = np.array([inside_x, y0 + share * (y1 - y0)])
+            else:
+                shift = np.array([inside_x, y1 - share * (y1 - y0) - height])
+            depth = float((world_to_camera[:3, :3] @ target + world_to_camera[:3, 3])[2])
+            centre = np.array([K[0, 2], K[1, 2]]) + shift  # the image point that becomes the centre
+            ray = np.linalg.solve(K, [centre[0], centre[1], 1.0])
+            target = location + world_to_camera[:3, :3].T @ (ray / ray[2]) * depth
+        return target
 
     def _backed_off(self, location: np.ndarray, target: np.ndarray, objects: list[ObjectSpec], focal_px: float,
                     pixels: float) -> np.ndarray:
