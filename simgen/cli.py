@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
 import signal
@@ -108,6 +109,15 @@ def _check(args: argparse.Namespace) -> int:
           f"{f', {report.images} image file(s) read' if report.images else ''}, {report.sampled} frame(s) sampled ({report.objects} object(s) "
           f"placed, {report.dropped} dropped); {scenario.frames} frame(s), seed {scenario.seed}, preset "
           f"'{preset.name}' at {preset.resolution[0]}x{preset.resolution[1]}, {preset.samples} samples.")
+    if report.past_edge:
+        past = Counter(tag for frame in report.past_edge for tag in frame.conditions)
+        tagged = Counter(tag for frame in report.scan for tag in frame.conditions)
+        rate = len(report.past_edge) / max(report.scanned, 1)
+        culprits = [tag for tag in tagged if tagged[tag] >= 5 and past[tag] / tagged[tag] >= max(1.5 * rate, 0.8)]
+        most = f", above all in frames with {', '.join(culprits)}" if culprits else ""
+        print(f"simgen: warning: {len(report.past_edge)} of {report.scanned} sampled frames see past the ground's "
+              f"edge (ground.size {scenario.ground.size:g} m){most}: the world's background shows there; grow "
+              f"ground.size or set ground.fit_view: true", file=sys.stderr)
     return 0
 
 

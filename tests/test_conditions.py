@@ -387,3 +387,26 @@ def test_truncation_cuts_the_share_asked_for_at_any_scale(distance: float) -> No
         cut = truncation(plan_frame(frame, hulls).extents[frame.camera.truncated], width, height)
         assert 0.2 <= frame.camera.truncated_share <= 0.6
         assert cut == pytest.approx(frame.camera.truncated_share, abs=0.05)
+
+
+def test_check_warns_when_cameras_see_past_the_ground_and_fit_view_grows_it(tmp_path: Path, capsys) -> None:
+    import simgen
+    from simgen.sampling.sampler import FrameSampler
+
+    scene = {"name": "edge", "frames": 20, "conditions": {"tiny_objects": 1.0},
+             "classes": [{"name": "a", "asset": "primitive:cube", "count": 2, "scale": 0.1}],
+             "ground": {"size": 10}}
+    path = tmp_path / "edge.yaml"
+    path.write_text(json.dumps(scene))
+    generator = simgen.Generator(simgen.load_scenario(scene), render_config=str(FIXTURES / "tiny.yaml"))
+    past = sum(FrameSampler.sees_past_ground(generator.sample(i)) for i in range(20))
+    assert past >= 10, "a camera backed far away on a 10 m plane sees its edge"
+    assert main(["check", str(path), "--sample", "1", "--render-config", str(FIXTURES / "tiny.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert f"{past} of 20 sampled frames see past the ground's edge (ground.size 10 m)" in err
+    assert "ground.fit_view: true" in err
+    scene["ground"]["fit_view"] = True
+    generator = simgen.Generator(simgen.load_scenario(scene), render_config=str(FIXTURES / "tiny.yaml"))
+    frames = [generator.sample(i) for i in range(20)]
+    assert not any(FrameSampler.sees_past_ground(f) for f in frames)
+    assert all(f.ground.size >= 2 * 200 * f.camera.location[2] for f in frames)

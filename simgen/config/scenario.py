@@ -459,6 +459,10 @@ class GroundSpec(StrictModel):
 
     enabled: bool = True
     size: float = Field(20.0, gt=0, le=100_000, description="edge length of the square ground plane (metres)")
+    fit_view: bool = Field(False, description="grow the plane, when needed, until the camera cannot see past its "
+                                              "edge (it then ends within 0.3 degrees of the horizon); planes of "
+                                              "several hundred metres can make a resumed frame's RGB differ by a "
+                                              "few levels from an uninterrupted run's (labels stay exact)")
     material: MaterialSpec = Field(default_factory=lambda: MaterialSpec(
         mode=constant("procedural"),
         color=ColorHSV(hue=uniform(0.0, 1.0), saturation=uniform(0.0, 0.3),

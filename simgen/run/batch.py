@@ -41,6 +41,7 @@ from simgen.run.frame_job import STAGES, FrameRenderer, FrameResult, RendererSpe
 from simgen.run.interrupt import StopRequest
 from simgen.run.redirect import redirect_output
 from simgen.run.shard import Shard
+from simgen.sampling.sampler import FrameSampler
 from simgen.run.workers import FrameFailed, WorkerPlan, WorkerPool, threads_per_worker
 from simgen.sampling.sampler import BACKDROP_ASSET, RAIN_ASSET, SNOW_ASSET, hdri_patterns, texture_patterns
 
@@ -246,6 +247,15 @@ class CheckReport:
     sampled: int
     objects: int
     dropped: int
+    past_edge: list[Any] = field(default_factory=list)  # frames of the edge scan that see past the ground
+    scan: list[Any] = field(default_factory=list)  # the frames sampled for that scan
+
+    @property
+    def scanned(self) -> int:
+        return len(self.scan)
+
+
+EDGE_SCAN = 200  # frames check samples (pure numpy, milliseconds each) to see whether cameras look past the ground
 
 
 def check_scenario(scenario_path: Path | Scenario, options: RenderOptions, frames: int = 4) -> CheckReport:
@@ -268,10 +278,12 @@ def check_scenario(scenario_path: Path | Scenario, options: RenderOptions, frame
             for ref in deferred.values():  # kept, so that frames can be sampled later without Blender
                 renderer.geometry.add(ref, renderer.backend.asset_vertices[ref.key])
             specs = [renderer.sampler.sample(index) for index in range(min(frames, scenario.frames))]
+            scan = [renderer.sampler.sample(index) for index in range(min(EDGE_SCAN, scenario.frames))]
+            past_edge = [frame for frame in scan if FrameSampler.sees_past_ground(frame)]
         finally:
             renderer.close()
     return CheckReport(scenario, preset, len(eager) + len(deferred), len(assets.images), len(specs),
-                       sum(len(s.objects) for s in specs), sum(len(s.dropped) for s in specs))
+                       sum(len(s.objects) for s in specs), sum(len(s.dropped) for s in specs), past_edge, scan)
 
 
 def _check_memory(preset: RenderPreset, workers: int) -> None:

@@ -164,7 +164,7 @@ class FrameSampler:
         frame = FrameSpec(
             index=index, seed=seed, objects=objects, camera=camera, sun=sun,
             world=self._world(stage_rng(seed, index, "world")),
-            ground=GroundParams(sc.ground.enabled, sc.ground.size,
+            ground=GroundParams(sc.ground.enabled, self._ground_size(camera),
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, objects, stage_rng(seed, index, "lights")),
             surface=self._surface(), backdrop=self._backdrop(camera, stage_rng(seed, index, "backdrop")),
@@ -402,6 +402,33 @@ class FrameSampler:
             strength = sun_strength(float(spec.illuminance_lux.sample(rng)))
         return SunParams(elevation_deg=elevation, azimuth_deg=azimuth, strength=strength, color_temperature_k=kelvin,
                          color=kelvin_to_rgb(kelvin), angle_deg=angle)
+
+    @staticmethod
+    def sees_past_ground(frame: FrameSpec) -> bool:
+        """Whether some view ray that points below the horizon meets the ground's plane beyond its edge."""
+        if not frame.ground.enabled:
+            return False
+        width, height = frame.camera.resolution
+        K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
+        u, v = np.meshgrid(np.linspace(0, width - 1, 16), np.linspace(0, height - 1, 12))
+        rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1).reshape(-1, 3)
+        world = rays @ world_to_camera[:3, :3]  # rotation transposed: camera -> world directions
+        eye = np.asarray(frame.camera.location, float)
+        down = world[:, 2] < -1e-9
+        if eye[2] <= 0 or not down.any():
+            return False
+        hits = eye[:2] + world[down, :2] * (eye[2] / -world[down, 2:3])
+        return bool((np.abs(hits).max(axis=1) > frame.ground.size / 2).any())
+
+    def _ground_size(self, camera: CameraParams) -> float:
+        """The ground plane's edge length: the scenario's, or more, so the camera never sees past its edge.
+        An edge 200 camera heights away sits 0.3 degrees below the horizon, under the world's own horizon."""
+        spec = self.scenario.ground
+        if not spec.fit_view:
+            return spec.size
+        eye = np.asarray(camera.location, float)
+        reach = min(200.0 * max(float(eye[2]), 0.05), 20_000.0)
+        return float(max(spec.size, 2.0 * (max(abs(eye[0]), abs(eye[1])) + reach)))
 
     def _subject(self, camera: CameraParams, objects: list[ObjectSpec]) -> np.ndarray:
         """Where the labeled objects are (their centre), else the camera's look-at point: what lamps light
