@@ -1,7 +1,8 @@
 """Render-time cost of each weather mode against clear weather, for the same frames in one run.
 
 Fog comes in two modes: analytic (Beer-Lambert from the depth pass, after the render) and Cycles
-volume scattering; rain and snow add hundreds of particle objects and change every material.
+volume scattering seen by camera rays; rain is drawn after the render from the rain rate (or, in
+streaks mode, hundreds of rods in the scene); snow adds flakes; all change every material.
 
     python benchmarks/weather_modes.py --preset draft -n 2
 """
@@ -26,9 +27,12 @@ classes:
 placement: {area: [1.5, 1.5]}
 camera: {orbit: {distance: [2, 3], elevation_deg: [15, 30]}}
 """
-MODES = {"clear": "", "fog (analytic)": "weather: {fog: {mode: analytic, density: 0.4}}\n",
-         "fog (volume)": "weather: {fog: {mode: volume, density: 0.4}}\n",
-         "rain": "weather: {rain: {streaks: 300}}\n", "snow": "weather: {snow: {flakes: 300}}\n"}
+MODES = {"clear": "", "fog (analytic)": "weather: {fog: {mode: analytic, visibility_m: 7.5}}\n",
+         "fog (volume)": "weather: {fog: {mode: volume, visibility_m: 7.5}}\n",
+         "rain (analytic, 10 mm/h, 1/60 s)": "weather: {rain: {rate_mm_h: 10, exposure_s: 0.0167}}\n",
+         "rain (streaks mode, 300 rods)": "weather: {rain: {mode: streaks, streaks: 300}}\n",
+         "snow": "weather: {snow: {flakes: 300}}\n",
+         "night (lux lamps, auto-exposure)": "conditions: {night: 1.0}\n"}
 
 
 def main() -> None:
@@ -39,7 +43,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for mode, extra in MODES.items():
-            path = Path(tmp) / f"{mode.split()[0]}{len(results)}.yaml"
+            path = Path(tmp) / f"mode{len(results)}.yaml"
             path.write_text(SCENE + extra)
             out = Path(tmp) / path.stem
             start = time.perf_counter()
@@ -49,7 +53,7 @@ def main() -> None:
                              **{k: v / args.frames for k, v in stages.items() if v}}
     clear = results["clear"]["render"]
     print(f"| weather ({args.preset}, {args.frames} frames) | render s/frame | x clear | label pass s/frame | "
-          f"scene update s/frame | fog+sensor s/frame |")
+          f"scene update s/frame | fog, rain and sensor (post) s/frame |")
     print("|---|---|---|---|---|---|")
     for mode, r in results.items():
         print(f"| {mode} | {r.get('render', 0):.3f} | {r.get('render', 0) / clear:.2f} | {r.get('label_passes', 0):.3f} | "

@@ -353,7 +353,8 @@ Re-exporting into the same DEST replaces the earlier export's files; anything el
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="convert a dataset to YOLO, YOLO-seg, COCO splits, KITTI, Pascal VOC, BOP or Cityscapes",
+        "export", help="convert a dataset to YOLO, YOLO-seg, COCO (its own layout or splits), KITTI, Pascal VOC, BOP or "
+                       "Cityscapes",
         description="Split the images of OUT into train/val/test and write them to DEST in one of the formats "
                     "below (plug-ins add more). Images are hard-linked where the format keeps PNG (copied across "
                     "file systems), so an export costs almost no disk; VOC converts them to JPEG. DEST must be "
