@@ -17,8 +17,11 @@ import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+
+from simgen.sampling.frame_spec import LightParams, SunParams, WorldParams
 
 LUMENS_PER_WATT = 683.0
 REFERENCE_LUX = 3000.0  # what EV 0 exposes for: a built-in day (sun 1-4 W/m^2 and its sky) gives 1500-9000 lx
@@ -107,7 +110,8 @@ def auto_exposure_ev(key_lux: float, max_boost_ev: float, max_cut_ev: float) -> 
     return float(min(max(wanted, -max_cut_ev), max_boost_ev))
 
 
-def illuminance_at(point: np.ndarray, sun, lights, world) -> float:
+def illuminance_at(point: np.ndarray, sun: SunParams | None, lights: Sequence[LightParams],
+                   world: WorldParams) -> float:
     """Lux at ``point`` on a horizontal surface from the sun and sky, plus each lamp facing it (no
     shadows: an estimate of how much light is around, for exposure and for severity labels)."""
     total = sky_illuminance(world.type, world.strength, tuple(world.color), world.hdri)
