@@ -10,6 +10,7 @@ is cut off at MAX_GLOB_MATCHES with an error. Plain file paths (no wildcard) go 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 from pathlib import Path
 
@@ -110,3 +111,13 @@ def image_problem(path: Path) -> str | None:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return f"not a readable image ({exc})"
     return None
+
+
+def bundled_hdri_file(name: str) -> Path:
+    """A bundled HDRI: one of the studio-light worlds inside the bpy package, found without importing bpy."""
+    spec = importlib.util.find_spec("bpy")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        for found in sorted(Path(root).glob(f"*/datafiles/studiolights/world/{name}.exr")):
+            return found
+    return Path(roots[0] if roots else ".") / "datafiles" / "studiolights" / "world" / f"{name}.exr"

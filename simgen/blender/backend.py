@@ -23,6 +23,7 @@ import numpy as np
 import OpenEXR
 from mathutils import Matrix, Vector
 
+from simgen.assets.files import bundled_hdri_file
 from simgen.assets.resolve import AssetRef
 from simgen.assets.urdf import urdf_visuals
 from simgen.blender.device import configure_device
@@ -131,14 +132,6 @@ def _normalise(mesh: bpy.types.Mesh, ref: AssetRef, suffix: str) -> None:
         if longest > 0:
             mesh.transform(Matrix.Scale(ref.size_m / longest, 4))
     mesh.update()
-
-
-def _hdri_dir() -> Path:
-    return Path(bpy.utils.system_resource("DATAFILES", path="studiolights/world"))
-
-
-def bundled_hdri_path(name: str) -> Path:
-    return _hdri_dir() / f"{name}.exr"
 
 
 class BlenderBackend:
@@ -560,7 +553,7 @@ class BlenderBackend:
 
     def _image(self, name_or_path: str) -> bpy.types.Image:
         if name_or_path not in self._images:
-            path = Path(name_or_path) if is_path_like(name_or_path) else bundled_hdri_path(name_or_path)
+            path = Path(name_or_path) if is_path_like(name_or_path) else bundled_hdri_file(name_or_path)
             if not path.is_file():
                 raise AssetError(f"image '{name_or_path}' not found (looked for {path})")
             self._images[name_or_path] = bpy.data.images.load(str(path), check_existing=True)

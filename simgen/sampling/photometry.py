@@ -13,7 +13,6 @@ noise.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from simgen.assets.files import bundled_hdri_file
 from simgen.sampling.frame_spec import LightParams, SunParams, WorldParams
 
 LUMENS_PER_WATT = 683.0
@@ -47,16 +47,6 @@ def lamp_illuminance(power_w: float, distance_m: float, kind: str) -> float:
     """Illuminance on the axis at ``distance_m``, facing the lamp (inverse-square, no shadowing)."""
     unit = lamp_power(1.0, max(distance_m, 1e-3), kind)
     return power_w / unit
-
-
-def bundled_hdri_file(name: str) -> Path:
-    """A bundled HDRI (Blender's studio-light worlds) found without importing bpy."""
-    spec = importlib.util.find_spec("bpy")
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    for root in roots:
-        for found in sorted(Path(root).glob(f"*/datafiles/studiolights/world/{name}.exr")):
-            return found
-    return Path(roots[0] if roots else ".") / "datafiles" / "studiolights" / "world" / f"{name}.exr"
 
 
 def _read_radiance(path: Path) -> np.ndarray | None:
@@ -100,7 +90,7 @@ def sky_illuminance(kind: str, strength: float, color: tuple[float, float, float
         return SKY_TEXTURE_LUX * strength
     if not hdri:
         return 0.0
-    path = hdri if ("/" in hdri or "." in hdri) else str(bundled_hdri_file(hdri))
+    path = hdri if ("/" in hdri or "." in hdri) else str(bundled_hdri_file(hdri))  # a bundled name
     return hdri_illuminance(path) * strength
 
 
