@@ -410,3 +410,16 @@ def test_check_warns_when_cameras_see_past_the_ground_and_fit_view_grows_it(tmp_
     frames = [generator.sample(i) for i in range(20)]
     assert not any(FrameSampler.sees_past_ground(f) for f in frames)
     assert all(f.ground.size >= 2 * 200 * f.camera.location[2] for f in frames)
+
+
+def test_night_light_wins_over_the_sky_of_conditions_listed_after_it() -> None:
+    import simgen
+
+    scenario = simgen.load_scenario({
+        "name": "wet night", "frames": 6, "conditions": {"night": 1.0, "rain": 1.0, "dusk": 1.0},
+        "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}]})
+    generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+    for frame in (generator.sample(i) for i in range(6)):
+        assert frame.conditions == ["night", "rain", "dusk"]
+        assert frame.world.strength <= 0.003 and frame.sun.strength * 683 <= 0.3, "moonlight and a sky glow"
+        assert frame.rainfall is not None, "and it rains"

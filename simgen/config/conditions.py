@@ -19,7 +19,7 @@ from simgen.config.distributions import NAMED
 from simgen.plugins import CONDITIONS
 
 BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
-    "fog": {"weather": {"fog": {"mode": "analytic", "density": None, "visibility_m": None,
+    "fog": {"weather": {"fog": {"density": None, "visibility_m": None,  # the scenario's fog mode is kept
                                 "relative_visibility": {"loguniform": [1.2, 5.0]}}}},
     "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]}},
     "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}},
@@ -27,7 +27,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     # of about 0.1-1 lx (the night HDRI gives 341 lx at strength 1), lamps and headlights of lit streets
     # 5-30 lx each at the objects; exposed by a camera that can lift 4-6 stops and shows the gain as noise.
     "night": {"sun": {"illuminance_lux": {"loguniform": [0.05, 0.3]}, "elevation_deg": [15, 60],
-                      "color_temperature_k": [4100, 4500], "facing_camera": False},
+                      "color_temperature_k": [4100, 4500]},
               "world": {"type": "hdri", "hdri": "night", "strength": {"loguniform": [0.0003, 0.003]}},
               "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]}, "camera_spots": [0, 2],
                          "illuminance_lux": {"loguniform": [5, 30]}, "color_temperature_k": [2200, 4000]},
@@ -54,6 +54,8 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
 for _name, _override in BUILTIN_CONDITIONS.items():
     CONDITIONS.register(_name, _override)  # plug-ins add theirs the same way (entry points: simgen.conditions)
 
+
+LAST = {"night"}  # conditions merged after the others in a frame that carries several
 
 DISTRIBUTION_KEYS = set(NAMED)  # a dict with one of these keys is a value, not a section
 
@@ -110,6 +112,9 @@ def variant(scenario: Any, names: tuple[str, ...]) -> Any:
     from simgen.errors import ScenarioError
 
     data = scenario.model_dump(mode="json")
+    # Night is merged last: its light (moon, sky glow, lamps) must win over the absolute sun and sky
+    # strengths of rain, dusk or glare in the same frame, whatever order the scenario lists them in.
+    names = tuple(sorted(names, key=lambda name: name in LAST))
     for name in names:
         data = merge(data, override_for(name, scenario.conditions[name]))
     data["conditions"] = {}

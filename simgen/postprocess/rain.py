@@ -85,8 +85,10 @@ def _drops(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float]
     start, end = project(centre - motion / 2), project(centre + motion / 2)
     width_px = diameter / 1000.0 * fx / z
     length_px = np.linalg.norm(end - start, axis=1)
-    # the drop's image (area pi w^2 / 4) swept over the streak's (l + w) x max(w, 1) pixels
-    alpha = np.pi * width_px ** 2 / 4 / ((length_px + width_px) * np.maximum(width_px, 1.0))
+    # the drop's image (area pi w^2 / 4) spread over the pixels its streak is drawn on: (l + t) x t for a
+    # line t = max(round(w), 1) pixels thick, so the drawn coverage adds up to the drops' own area
+    thickness = np.maximum(np.round(width_px), 1.0)
+    alpha = np.pi * width_px ** 2 / 4 / ((length_px + thickness) * thickness)
     return Streaks(start, end, width_px, alpha, z, diameter)
 
 
@@ -110,8 +112,7 @@ def sample_streaks(rate_mm_h: float, exposure_s: float, wind: tuple[float, float
     veil = 0.0
     if split < FAR_M:  # a sample of the far drops, their covered area spread over the picture
         probe = _drops(rate_mm_h, exposure_s, wind, K, rotation, size, split, FAR_M, 2000, rng)
-        area = probe.alpha * (np.linalg.norm(probe.end - probe.start, axis=1) + probe.width_px) * \
-            np.maximum(probe.width_px, 1.0)
+        area = np.pi * probe.width_px ** 2 / 4  # each far drop's image
         far_count = density * frustum_volume(K, size, split, FAR_M)
         veil = float(area.mean() * far_count / (1.44 * size[0] * size[1]))
     near.split_m, near.veil = split, veil

@@ -65,6 +65,9 @@ class _Draft:
     position: tuple[float, float, float] | None
 
 
+TRUNCATION_STEPS = 25  # turns towards the asked share of a truncated object (each a Newton-like step)
+
+
 def _lens_area(r1: float, r2: float, d: float) -> float:
     """Area shared by two discs of radii r1, r2 whose centres are d apart."""
     if d >= r1 + r2:
@@ -324,7 +327,7 @@ class FrameSampler:
         width, height = self.resolution
         points = (shape_points(self._shape(obj.asset)) * obj.scale) @ euler_xyz_matrix(*obj.rotation_euler).T \
             + np.array(obj.location)
-        for _ in range(3):  # turning changes the perspective a little: converge in a few steps
+        for _ in range(TRUNCATION_STEPS):  # turning changes the perspective: converge to half a pixel
             _, world_to_camera = camera_matrices(location, look_at_rotation(location, target, roll))
             uv = project_points(points, K, world_to_camera) + 0.5
             (x0, y0), (x1, y1) = uv.min(0), uv.max(0)
@@ -338,6 +341,8 @@ class FrameSampler:
                 shift = np.array([inside_x, y0 + share * (y1 - y0)])
             else:
                 shift = np.array([inside_x, y1 - share * (y1 - y0) - height])
+            if np.abs(shift).max() < 0.5:
+                break
             depth = float((world_to_camera[:3, :3] @ target + world_to_camera[:3, 3])[2])
             centre = np.array([K[0, 2], K[1, 2]]) + shift  # the image point that becomes the centre
             ray = np.linalg.solve(K, [centre[0], centre[1], 1.0])
