@@ -390,6 +390,9 @@ class LightsSpec(StrictModel):
     count: Count = Field(default_factory=lambda: Distribution("uniform", (0, 2), integer=True))
     type: ChoiceDist = Field(default_factory=lambda: Distribution("choice", ("point", "spot", "area")))
     distance: Positive = Field(default_factory=lambda: uniform(1.5, 4.0))
+    relative_distance: Positive | None = Field(
+        None, description="instead of distance: in multiples of the camera's distance to the objects, so lamps "
+                          "stand as far out on a street as on a table")
     elevation_deg: FloatDist = Field(default_factory=lambda: uniform(15.0, 75.0))
     azimuth_deg: FloatDist = Field(default_factory=lambda: uniform(0.0, 360.0))
     power_w: NonNegative = Field(default_factory=lambda: loguniform(50.0, 800.0))

@@ -446,10 +446,14 @@ class FrameSampler:
             return []
         target = self._subject(camera, objects)
         lights = []
+        reach = float(np.linalg.norm(np.asarray(camera.location, float) - target))  # for relative_distance
         for _ in range(int(spec.count.sample(rng))):
             kind = str(spec.type.sample(rng))
-            location = orbit_location(target, float(spec.distance.sample(rng)), float(spec.elevation_deg.sample(rng)),
-                                      float(spec.azimuth_deg.sample(rng)))
+            distance = float(spec.distance.sample(rng))
+            elevation, azimuth = float(spec.elevation_deg.sample(rng)), float(spec.azimuth_deg.sample(rng))
+            if spec.relative_distance is not None:
+                distance = float(spec.relative_distance.sample(rng)) * reach
+            location = orbit_location(target, distance, elevation, azimuth)
             kelvin = float(spec.color_temperature_k.sample(rng))
             power = float(spec.power_w.sample(rng))
             size, angle = float(spec.size_m.sample(rng)), float(spec.spot_angle_deg.sample(rng))
