@@ -94,3 +94,32 @@ def test_streaks_fade_on_what_they_cross() -> None:
     assert (rain.apply_rain(dark, coverage)[10:30, 30] > 0.02).all()
     bright = np.full((48, 64, 3), 0.8, np.float32)
     assert np.allclose(rain.apply_rain(bright, coverage)[10:30, 30], 0.8 * (0.7 + 0.3 * rain.DROP_GLOW), atol=1e-3)
+
+
+def test_snowfall_places_the_nearest_flakes_a_camera_sees_at_that_rate() -> None:
+    """Gunn-Marshall numbers and sizes; only the nearest MAX_FLAKES are placed (they are opaque objects
+    that labels account for), filling the depth where that many are expected."""
+    import simgen
+    from simgen.sampling import snowfall
+
+    for rate in (0.5, 3.0):
+        lam = 2.55 * rate ** -0.48
+        a, b = snowfall.MIN_MELTED_MM, snowfall.MAX_MELTED_MM
+        expected = 3800 * rate ** -0.87 / lam * (math.exp(-lam * a) - math.exp(-lam * b))
+        assert snowfall.flakes_per_m3(rate) == pytest.approx(expected)
+        scenario = simgen.load_scenario({
+            "name": "snow", "frames": 2, "weather": {"snow": {"rate_mm_h": rate}},
+            "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}]})
+        frame = simgen.Generator(scenario, render_config="draft").sample(0)
+        K = np.array(frame.camera.K)
+        reach = snowfall.reach_m(rate, K, frame.camera.resolution)
+        mean_count = expected * snowfall.view_volume(K, frame.camera.resolution, snowfall.NEAR_M, reach)
+        assert abs(len(frame.snow) - mean_count) < 5 * math.sqrt(mean_count)
+        assert len(frame.snow) <= snowfall.MAX_FLAKES * 1.1
+        world_to_camera = np.array(frame.camera.world_to_camera)
+        depths = [(world_to_camera[:3, :3] @ p.location + world_to_camera[:3, 3])[2] for p in frame.snow]
+        assert min(depths) >= snowfall.NEAR_M - 1e-6 and max(depths) <= reach + 1e-6
+        melted = np.array([p.scale[0] for p in frame.snow]) * 1000 / snowfall.FLAKE_PER_MELTED
+        mean = (a * math.exp(-lam * a) - b * math.exp(-lam * b)) / (math.exp(-lam * a) - math.exp(-lam * b)) + 1 / lam
+        assert melted.mean() == pytest.approx(mean, rel=0.1)
+        assert all(p.hides_labels for p in frame.snow), "opaque: the labels account for them"

@@ -563,6 +563,9 @@ class RainSpec(StrictModel):
 class SnowSpec(StrictModel):
     """Falling flakes (opaque: they do hide what is behind them) and snow on up-facing surfaces."""
 
+    rate_mm_h: Positive | None = Field(
+        None, description="snowfall in mm/h of water (light 0.1-1, heavy over 2.5): the flakes in view and their "
+                          "sizes follow (Gunn-Marshall); instead of flakes and size_m")
     flakes: Count = Field(default_factory=lambda: Distribution("uniform", (150, 400), integer=True))
     size_m: Positive = Field(default_factory=lambda: uniform(0.004, 0.012))
     cover: FloatDist = Field(default_factory=lambda: uniform(0.3, 1.0),

@@ -28,6 +28,7 @@ from simgen.sampling.geometry import (
     camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
+from simgen.sampling import snowfall
 from simgen.sampling.camera_poses import PoseRequest
 from simgen.sampling.photometry import auto_exposure_ev, illuminance_at, lamp_power, sun_strength
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
@@ -614,7 +615,9 @@ class FrameSampler:
                 length = float(spec.rain.length_m.sample(rng))
                 frame.rain.append(self._particle(frame.camera, rng, RAIN_ASSET, (0.003, 0.003, length),
                                                  (0.75, 0.78, 0.8), 0.05, hides_labels=False))
-        if spec.snow is not None:
+        if spec.snow is not None and spec.snow.rate_mm_h is not None:
+            self._snowfall(frame, float(spec.snow.rate_mm_h.sample(rng)), rng)
+        elif spec.snow is not None:
             for _ in range(int(spec.snow.flakes.sample(rng))):
                 size = float(spec.snow.size_m.sample(rng))
                 frame.snow.append(self._particle(frame.camera, rng, SNOW_ASSET, (size, size, size * 0.6),
@@ -632,6 +635,23 @@ class FrameSampler:
             distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
             visibility = float(fog.relative_visibility.sample(rng)) * distance
         return CONTRAST_LN / visibility
+
+    def _snowfall(self, frame: FrameSpec, rate_mm_h: float, rng: np.random.Generator) -> None:
+        """The nearest flakes a camera has in view at this snowfall rate, with their sizes."""
+        camera, K = frame.camera, np.array(frame.camera.K)
+        reach = snowfall.reach_m(rate_mm_h, K, camera.resolution)
+        count = int(rng.poisson(snowfall.flakes_per_m3(rate_mm_h)
+                                * snowfall.view_volume(K, camera.resolution, snowfall.NEAR_M, reach)))
+        sizes = snowfall.flake_diameters_m(rate_mm_h, count, rng)
+        depth = (snowfall.NEAR_M ** 3 + rng.random(count) * (reach ** 3 - snowfall.NEAR_M ** 3)) ** (1 / 3)
+        u, v = rng.uniform(-0.05, 1.05, count), rng.uniform(-0.05, 1.05, count)
+        material = MaterialParams(mode="sampled", base_color=(0.9, 0.9, 0.92), hsv=(0.0, 0.0, 0.92), roughness=0.9,
+                                  metallic=0.0)
+        for size, z, x, y in zip(sizes, depth, u, v):
+            location = self._ray_point(camera, float(x), float(y), float(z))
+            frame.snow.append(PropParams(asset=SNOW_ASSET, location=tuple(float(c) for c in location),
+                                         rotation_euler=(0.0, 0.0, 0.0), scale=(float(size),) * 2 + (float(size) * 0.6,),
+                                         material=material, hides_labels=True, static=True))
 
     def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str,
                   scale: tuple[float, float, float], color: tuple[float, float, float],

@@ -1,0 +1,52 @@
+"""How many snowflakes, of what size, a camera has in view at a snowfall rate.
+
+Gunn and Marshall's snow size distribution, in melted-drop diameter D (mm) at a precipitation
+rate of R mm/h water equivalent: N(D) = 3800 R^-0.87 exp(-2.55 R^-0.48 D) per m^3 per mm. A flake
+of aggregate snow (about 0.1 g/cm^3) is about 2.2 times its melted drop across. Flakes are opaque
+objects in the scene (they hide what is behind them, and the labels know it), so only the nearest
+``MAX_FLAKES`` are placed: the depth they fill is where that many are expected.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MIN_MELTED_MM, MAX_MELTED_MM = 0.5, 4.0  # flakes of 1.1-8.8 mm; smaller ones are specks no camera resolves
+FLAKE_PER_MELTED = 2.2
+NEAR_M, FAR_M = 0.3, 8.0
+MAX_FLAKES = 1500
+
+
+def n0(rate_mm_h: float) -> float:
+    return 3800.0 * rate_mm_h ** -0.87
+
+
+def slope(rate_mm_h: float) -> float:
+    return 2.55 * rate_mm_h ** -0.48
+
+
+def flakes_per_m3(rate_mm_h: float) -> float:
+    lam = slope(rate_mm_h)
+    return n0(rate_mm_h) / lam * (math.exp(-lam * MIN_MELTED_MM) - math.exp(-lam * MAX_MELTED_MM))
+
+
+def flake_diameters_m(rate_mm_h: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    lam = slope(rate_mm_h)
+    low, high = math.exp(-lam * MIN_MELTED_MM), math.exp(-lam * MAX_MELTED_MM)
+    melted = -np.log(low - rng.random(count) * (low - high)) / lam
+    return melted * FLAKE_PER_MELTED / 1000.0
+
+
+def view_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float, margin: float = 1.1) -> float:
+    """Cubic metres of the camera's view between two depths (a little wider than the image)."""
+    return margin ** 2 * (size[0] / K[0, 0]) * (size[1] / K[1, 1]) * (far ** 3 - near ** 3) / 3
+
+
+def reach_m(rate_mm_h: float, K: np.ndarray, size: tuple[int, int]) -> float:
+    """The depth that holds MAX_FLAKES expected flakes (FAR_M when fewer are in view)."""
+    expected = flakes_per_m3(rate_mm_h) * view_volume(K, size, NEAR_M, FAR_M)
+    if expected <= MAX_FLAKES:
+        return FAR_M
+    return (NEAR_M ** 3 + (FAR_M ** 3 - NEAR_M ** 3) * MAX_FLAKES / expected) ** (1 / 3)
