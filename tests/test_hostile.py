@@ -517,3 +517,38 @@ def test_merge_and_in_place_export_refuse_a_folder_that_is_not_simgens(tmp_path:
     one_line_error(capsys, 2, main(["export", str(foreign), "--format", "coco-split", "-o", str(foreign)]),
                    "was not written by simgen")
     assert (foreign / "annotations_train.json").read_text() == "theirs"
+
+
+@pytest.mark.parametrize("fmt, inner", [("coco", "images/train"), ("cityscapes", "gtFine/train/simgen"),
+                                        ("bop", "train/000000/rgb"), ("kitti", "training/label_2"),
+                                        ("voc", "VOCdevkit/VOC2012/Annotations")])
+def test_every_export_format_keeps_a_users_files(tmp_path: Path, quickstart: Path, fmt: str, inner: str,
+                                                capsys) -> None:
+    """Each format writes only into a folder that is new, empty or its own export, and a re-export deletes
+    only its own files: a user's file in the folder, or inside one of the export's own folders, stops it."""
+    maps = ["--class-map=cube=car", "--class-map=sphere=person", "--class-map=monkey=rider"] if fmt == "cityscapes" \
+        else []
+    args = ["export", str(quickstart), "--format", fmt, "--split", "1,0,0", *maps]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    one_line_error(capsys, 2, main([*args, "-o", str(mine)]), "was not written by simgen")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    dest = tmp_path / "export"
+    assert main([*args, "-o", str(dest)]) == 0
+    assert (dest / inner).is_dir()
+    (dest / inner / "notes.txt").write_text("precious")
+    capsys.readouterr()
+    one_line_error(capsys, 2, main([*args, "-o", str(dest)]), "notes.txt", "nothing was deleted")
+    assert (dest / inner / "notes.txt").read_text() == "precious"
+
+
+def test_a_frame_index_that_is_not_a_whole_number_is_refused(tmp_path: Path, quickstart: Path, capsys) -> None:
+    dataset = tmp_path / "dataset"
+    shutil.copytree(quickstart, dataset)
+    coco = json.loads((dataset / "annotations.json").read_text())
+    coco["images"][0]["frame_index"] = "../../x"
+    (dataset / "annotations.json").write_text(json.dumps(coco))
+    one_line_error(capsys, 2, main(["export", str(dataset), "--format", "cityscapes", "-o", str(tmp_path / "cs"),
+                                    "--class-map=cube=car", "--class-map=sphere=person", "--class-map=monkey=rider"]),
+                   "frame_index: expected a whole number")

@@ -166,10 +166,6 @@ class Geometry:
             self._vertices[key] = cached
         return self._vertices[key]
 
-    def missing(self) -> list[str]:
-        """Assets neither in memory nor in the cache."""
-        return [key for key, ref in self._refs.items() if key not in self._vertices and load(ref) is None]
-
     def keys(self) -> list[str]:
         return list(self._refs)
 

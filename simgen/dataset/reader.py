@@ -13,6 +13,7 @@ import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from simgen.config.limits import MAX_FRAMES
 from simgen.errors import DatasetError
 
 ANNOTATIONS = "annotations.json"
@@ -73,6 +74,8 @@ def _image_problem(image: dict[str, Any]) -> str | None:
     for key in ("width", "height"):
         if not (_whole(image.get(key)) and image[key] > 0):
             return f"{key}: expected a positive whole number, got {image.get(key)!r}"
+    if "frame_index" in image and not (_whole(image["frame_index"]) and 0 <= image["frame_index"] < MAX_FRAMES):
+        return f"frame_index: expected a whole number from 0, got {image['frame_index']!r}"
     for key, value in image.items():
         if key.endswith("_file") and not isinstance(value, str):
             return f"{key}: expected a path, got {value!r}"
@@ -106,6 +109,13 @@ def _category_problem(category: dict[str, Any]) -> str | None:
 
 
 CHECKS = {"images": _image_problem, "annotations": _annotation_problem, "categories": _category_problem}
+
+
+def frame_index(image: dict[str, Any]) -> int:
+    """The simgen frame an image record is (exports name their files after it); read_coco checked its type."""
+    if "frame_index" not in image:
+        raise DatasetError(f"image {image.get('id')}: no frame_index (not a dataset simgen rendered)")
+    return int(image["frame_index"])
 
 
 def coco_problems(coco: Any, limit: int = MAX_PROBLEMS, relations: bool = True) -> list[str]:

@@ -23,11 +23,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from simgen.sampling.geometry import depth_holding, depths_in_frustum, truncated_exponential
+from simgen.sampling.geometry import frustum_volume as view_volume
+
 N0 = 8000.0  # per m^3 per mm
 MIN_DROP_MM, MAX_DROP_MM = 0.5, 6.0  # smaller drops add no visible streak; larger ones break up
 NEAR_M, FAR_M = 0.3, 12.0
 MAX_DRAWN = 40_000  # drops drawn per frame; beyond that each drawn drop stands for several
 DEPTH_BINS = 8
+MARGIN = 1.2  # drops are placed in a view this much wider than the image: streaks also enter from outside
 DROP_GLOW = 1.15  # a drop refracts light from a ~165 degree cone: a little brighter than its surroundings
 
 
@@ -48,9 +52,7 @@ def terminal_velocity(diameter_mm: np.ndarray | float) -> np.ndarray | float:
 
 def sample_diameters(rate_mm_h: float, count: int, rng: np.random.Generator) -> np.ndarray:
     """Drop diameters (mm) from the exponential size distribution, cut to the visible range."""
-    lam = slope(rate_mm_h)
-    low, high = math.exp(-lam * MIN_DROP_MM), math.exp(-lam * MAX_DROP_MM)
-    return -np.log(low - rng.random(count) * (low - high)) / lam
+    return truncated_exponential(slope(rate_mm_h), MIN_DROP_MM, MAX_DROP_MM, count, rng)
 
 
 @dataclass
@@ -69,8 +71,8 @@ def _drops(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float]
            rotation: np.ndarray, size: tuple[int, int], near: float, far: float, count: int,
            rng: np.random.Generator) -> Streaks:
     width, height = size
-    fx, fy, margin = K[0, 0], K[1, 1], 1.2
-    z = (near ** 3 + rng.random(count) * (far ** 3 - near ** 3)) ** (1 / 3)  # density ~ z^2, as the frustum grows
+    fx, fy, margin = K[0, 0], K[1, 1], MARGIN
+    z = depths_in_frustum(near, far, count, rng)
     u = (rng.random(count) * margin - (margin - 1) / 2) * width
     v = (rng.random(count) * margin - (margin - 1) / 2) * height
     diameter = sample_diameters(rate_mm_h, count, rng)
@@ -93,8 +95,7 @@ def _drops(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float]
 
 
 def frustum_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float) -> float:
-    margin = 1.2  # streaks that enter the view from just outside it
-    return margin ** 2 * (size[0] / K[0, 0]) * (size[1] / K[1, 1]) * (far ** 3 - near ** 3) / 3
+    return view_volume(K, size, near, far, MARGIN)  # streaks also enter the view from just outside it
 
 
 def sample_streaks(rate_mm_h: float, exposure_s: float, wind: tuple[float, float, float], K: np.ndarray,
@@ -104,9 +105,7 @@ def sample_streaks(rate_mm_h: float, exposure_s: float, wind: tuple[float, float
     rotation = world_to_camera[:3, :3]
     density = drops_per_m3(rate_mm_h)
     expected = density * frustum_volume(K, size, NEAR_M, FAR_M)
-    split = FAR_M
-    if expected > MAX_DRAWN:  # the depth that holds MAX_DRAWN drops: volume grows as z^3
-        split = (NEAR_M ** 3 + (FAR_M ** 3 - NEAR_M ** 3) * MAX_DRAWN / expected) ** (1 / 3)
+    split = depth_holding(MAX_DRAWN, expected, NEAR_M, FAR_M)
     near = _drops(rate_mm_h, exposure_s, wind, K, rotation, size, NEAR_M, split,
                   int(rng.poisson(density * frustum_volume(K, size, NEAR_M, split))), rng)
     veil = 0.0
@@ -114,7 +113,7 @@ def sample_streaks(rate_mm_h: float, exposure_s: float, wind: tuple[float, float
         probe = _drops(rate_mm_h, exposure_s, wind, K, rotation, size, split, FAR_M, 2000, rng)
         area = np.pi * probe.width_px ** 2 / 4  # each far drop's image
         far_count = density * frustum_volume(K, size, split, FAR_M)
-        veil = float(area.mean() * far_count / (1.44 * size[0] * size[1]))
+        veil = float(area.mean() * far_count / (MARGIN ** 2 * size[0] * size[1]))
     near.split_m, near.veil = split, veil
     return near
 

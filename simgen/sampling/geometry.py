@@ -125,3 +125,28 @@ def hsv_to_linear_rgb(h: float, s: float, v: float) -> tuple[float, float, float
 
     display = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
     return tuple(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in display)  # type: ignore
+
+
+# ---------------------------------------------------------------- particles in a camera's view (rain, snow)
+def frustum_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float, margin: float = 1.0) -> float:
+    """Cubic metres of the camera's view between two depths, ``margin`` times wider and taller than the image."""
+    return margin ** 2 * (size[0] / K[0, 0]) * (size[1] / K[1, 1]) * (far ** 3 - near ** 3) / 3
+
+
+def depth_holding(count: float, expected: float, near: float, far: float) -> float:
+    """The depth within which ``count`` of ``expected`` evenly spread particles lie (far if they all fit):
+    a frustum's volume grows as depth cubed."""
+    if expected <= count:
+        return far
+    return (near ** 3 + (far ** 3 - near ** 3) * count / expected) ** (1 / 3)
+
+
+def depths_in_frustum(near: float, far: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Depths of particles spread evenly through a frustum: density grows with depth squared."""
+    return (near ** 3 + rng.random(count) * (far ** 3 - near ** 3)) ** (1 / 3)
+
+
+def truncated_exponential(slope: float, low: float, high: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Samples of exp(-slope x) cut to [low, high] (drop and flake size distributions)."""
+    a, b = math.exp(-slope * low), math.exp(-slope * high)
+    return -np.log(a - rng.random(count) * (a - b)) / slope

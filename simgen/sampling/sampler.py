@@ -25,7 +25,7 @@ from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
     CONTRAST_LN, PropParams, RainfallParams, SunParams, WorldParams, solid_props)
 from simgen.sampling.geometry import (
-    camera_matrices, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
+    camera_matrices, depths_in_frustum, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling import snowfall
@@ -643,7 +643,7 @@ class FrameSampler:
         count = int(rng.poisson(snowfall.flakes_per_m3(rate_mm_h)
                                 * snowfall.view_volume(K, camera.resolution, snowfall.NEAR_M, reach)))
         sizes = snowfall.flake_diameters_m(rate_mm_h, count, rng)
-        depth = (snowfall.NEAR_M ** 3 + rng.random(count) * (reach ** 3 - snowfall.NEAR_M ** 3)) ** (1 / 3)
+        depth = depths_in_frustum(snowfall.NEAR_M, reach, count, rng)
         u, v = rng.uniform(-0.05, 1.05, count), rng.uniform(-0.05, 1.05, count)
         material = MaterialParams(mode="sampled", base_color=(0.9, 0.9, 0.92), hsv=(0.0, 0.0, 0.92), roughness=0.9,
                                   metallic=0.0)

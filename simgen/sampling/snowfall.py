@@ -13,10 +13,13 @@ import math
 
 import numpy as np
 
+from simgen.sampling.geometry import depth_holding, frustum_volume, truncated_exponential
+
 MIN_MELTED_MM, MAX_MELTED_MM = 0.5, 4.0  # flakes of 1.1-8.8 mm; smaller ones are specks no camera resolves
 FLAKE_PER_MELTED = 2.2
 NEAR_M, FAR_M = 0.3, 8.0
 MAX_FLAKES = 1500
+MARGIN = 1.1  # flakes are placed in a view this much wider than the image (u, v in -0.05..1.05)
 
 
 def n0(rate_mm_h: float) -> float:
@@ -33,20 +36,15 @@ def flakes_per_m3(rate_mm_h: float) -> float:
 
 
 def flake_diameters_m(rate_mm_h: float, count: int, rng: np.random.Generator) -> np.ndarray:
-    lam = slope(rate_mm_h)
-    low, high = math.exp(-lam * MIN_MELTED_MM), math.exp(-lam * MAX_MELTED_MM)
-    melted = -np.log(low - rng.random(count) * (low - high)) / lam
+    melted = truncated_exponential(slope(rate_mm_h), MIN_MELTED_MM, MAX_MELTED_MM, count, rng)
     return melted * FLAKE_PER_MELTED / 1000.0
 
 
-def view_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float, margin: float = 1.1) -> float:
-    """Cubic metres of the camera's view between two depths (a little wider than the image)."""
-    return margin ** 2 * (size[0] / K[0, 0]) * (size[1] / K[1, 1]) * (far ** 3 - near ** 3) / 3
+def view_volume(K: np.ndarray, size: tuple[int, int], near: float, far: float) -> float:
+    """Cubic metres of the camera's view between two depths (flakes are placed a little beyond the image)."""
+    return frustum_volume(K, size, near, far, MARGIN)
 
 
 def reach_m(rate_mm_h: float, K: np.ndarray, size: tuple[int, int]) -> float:
     """The depth that holds MAX_FLAKES expected flakes (FAR_M when fewer are in view)."""
-    expected = flakes_per_m3(rate_mm_h) * view_volume(K, size, NEAR_M, FAR_M)
-    if expected <= MAX_FLAKES:
-        return FAR_M
-    return (NEAR_M ** 3 + (FAR_M ** 3 - NEAR_M ** 3) * MAX_FLAKES / expected) ** (1 / 3)
+    return depth_holding(MAX_FLAKES, flakes_per_m3(rate_mm_h) * view_volume(K, size, NEAR_M, FAR_M), NEAR_M, FAR_M)

@@ -42,7 +42,7 @@ from simgen.api import load_scenario
 from simgen.dataset.layout import SPLITS
 from simgen.dataset.manifest import asset_digests
 from simgen.dataset.ownership import Layout
-from simgen.dataset.reader import member, read_json
+from simgen.dataset.reader import dig, frame_index, member, read_json
 from simgen.dataset.writer import atomic_write_bytes, atomic_write_json
 from simgen.errors import OutputError, SimgenError
 from simgen.plugins import EXPORTERS
@@ -63,9 +63,22 @@ Model = tuple[str, float]  # (asset key, scale)
 MIN_TARGET_VISIBILITY = 0.1  # the BOP toolkit's visib_gt_min: less visible objects are no test targets
 
 
+def frame_objects(image: dict) -> list[dict]:
+    """The labeled objects a frame's params record, checked: BOP poses come from them, not from the labels."""
+    objects = dig(image, "params", "objects")
+    fields = {"asset": str, "scale": (int, float), "instance_id": int, "location": list, "rotation_euler": list}
+    if not isinstance(objects, list) or not all(
+            isinstance(o, dict) and all(isinstance(o.get(k), t) and not isinstance(o.get(k), bool)
+                                        for k, t in fields.items())
+            and len(o["location"]) == 3 and len(o["rotation_euler"]) == 3 for o in objects):
+        raise OutputError(f"bop: image {image.get('id')}: params.objects is missing or malformed (each needs asset, "
+                          f"scale, instance_id, location and rotation_euler); BOP poses come from it")
+    return objects
+
+
 def model_ids(images: list[dict]) -> dict[Model, int]:
     """obj_id of every (asset, scale) a frame shows, numbered from 1 in sorted order (stable across splits)."""
-    models = {(o["asset"], float(o["scale"])) for image in images for o in image["params"]["objects"]}
+    models = {(o["asset"], float(o["scale"])) for image in images for o in frame_objects(image)}
     return {model: index for index, model in enumerate(sorted(models), start=1)}
 
 
@@ -213,7 +226,7 @@ def _write_scene(job: ExportJob, split: str, images: list[dict], ids: dict[Model
     scene = job.dest / split / SCENE
     cameras, gts, infos, targets = {}, {}, {}, Counter()
     for image in images:
-        im_id = int(image["frame_index"])
+        im_id = frame_index(image)
         name = f"{im_id:06d}.png"
         for key, sub in (("file_name", "rgb"), ("depth_file", "depth")):
             if key not in image:
@@ -229,7 +242,7 @@ def _write_scene(job: ExportJob, split: str, images: list[dict], ids: dict[Model
                            cv2.IMREAD_UNCHANGED)
         labeled = {a["mask_id"]: a for a in by_image[image["id"]]}
         gt, info = [], []
-        for gt_id, obj in enumerate(image["params"]["objects"]):
+        for gt_id, obj in enumerate(frame_objects(image)):
             obj_id = ids[(obj["asset"], float(obj["scale"]))]
             rotation, translation = model_pose(obj, w2c)
             gt.append({"cam_R_m2c": rotation.ravel().tolist(), "cam_t_m2c": translation.tolist(), "obj_id": obj_id})

@@ -24,7 +24,7 @@ import numpy as np
 
 from simgen.dataset.layout import SPLITS
 from simgen.dataset.ownership import Layout
-from simgen.dataset.reader import member
+from simgen.dataset.reader import frame_index, member
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.errors import OutputError
 from simgen.plugins import EXPORTERS
@@ -131,7 +131,7 @@ def export_cityscapes(job: ExportJob) -> None:
     by_image = annotations_by_image(job.coco)
     for split in SPLITS:
         for image in job.splits[split]:
-            stem = f"{CITY}_000000_{int(image['frame_index']):06d}"
+            stem = f"{CITY}_000000_{frame_index(image):06d}"
             source = member(job.out, image["file_name"], f"image {image['id']}: file_name")
             rgb = job.dest / "leftImg8bit" / split / CITY / f"{stem}_leftImg8bit.png"
             job.summary.placed[place(source, rgb, job.symlink)] += 1
