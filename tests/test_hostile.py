@@ -552,3 +552,15 @@ def test_a_frame_index_that_is_not_a_whole_number_is_refused(tmp_path: Path, qui
     one_line_error(capsys, 2, main(["export", str(dataset), "--format", "cityscapes", "-o", str(tmp_path / "cs"),
                                     "--class-map=cube=car", "--class-map=sphere=person", "--class-map=monkey=rider"]),
                    "frame_index: expected a whole number")
+
+
+@pytest.mark.parametrize("fmt", ["bop", "kitti"])
+def test_an_image_without_its_camera_is_one_clear_error(tmp_path: Path, quickstart: Path, fmt: str, capsys) -> None:
+    dataset = tmp_path / "dataset"
+    shutil.copytree(quickstart, dataset)
+    coco = json.loads((dataset / "annotations.json").read_text())
+    for image in coco["images"]:
+        del image["camera"]["K"]
+    (dataset / "annotations.json").write_text(json.dumps(coco))
+    one_line_error(capsys, 2, main(["export", str(dataset), "--format", fmt, "-o", str(tmp_path / fmt)]),
+                   "camera: expected K (3x3) and world_to_camera (4x4)")

@@ -13,6 +13,8 @@ import math
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
+
 from simgen.config.limits import MAX_FRAMES
 from simgen.errors import DatasetError
 
@@ -116,6 +118,21 @@ def frame_index(image: dict[str, Any]) -> int:
     if "frame_index" not in image:
         raise DatasetError(f"image {image.get('id')}: no frame_index (not a dataset simgen rendered)")
     return int(image["frame_index"])
+
+
+def camera_of(image: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """An image's (K 3x3, world_to_camera 4x4) as simgen records them, or one DatasetError saying what is wrong."""
+    camera = image.get("camera")
+    try:
+        K = np.array(camera["K"], float)
+        world_to_camera = np.array(camera["world_to_camera"], float)
+    except (TypeError, KeyError, ValueError):
+        K = world_to_camera = None
+    if K is None or K.shape != (3, 3) or world_to_camera.shape != (4, 4) or not (
+            np.isfinite(K).all() and np.isfinite(world_to_camera).all()):
+        raise DatasetError(f"image {image.get('id')}: camera: expected K (3x3) and world_to_camera (4x4) numbers, "
+                           f"as simgen records them")
+    return K, world_to_camera
 
 
 def coco_problems(coco: Any, limit: int = MAX_PROBLEMS, relations: bool = True) -> list[str]:

@@ -42,7 +42,7 @@ from simgen.api import load_scenario
 from simgen.dataset.layout import SPLITS
 from simgen.dataset.manifest import asset_digests
 from simgen.dataset.ownership import Layout
-from simgen.dataset.reader import dig, frame_index, member, read_json
+from simgen.dataset.reader import camera_of, dig, frame_index, member, read_json
 from simgen.dataset.writer import atomic_write_bytes, atomic_write_json
 from simgen.errors import OutputError, SimgenError
 from simgen.plugins import EXPORTERS
@@ -233,7 +233,7 @@ def _write_scene(job: ExportJob, split: str, images: list[dict], ids: dict[Model
                 raise OutputError(f"bop: image {image['id']} has no {key}; BOP needs RGB and depth")
             source = member(job.out, image[key], f"image {image['id']}: {key}")
             job.summary.placed[place(source, scene / sub / name, job.symlink)] += 1
-        K, w2c = np.array(image["camera"]["K"], float), np.array(image["camera"]["world_to_camera"], float)
+        K, w2c = camera_of(image)
         cameras[str(im_id)] = {"cam_K": K.ravel().tolist(), "cam_R_w2c": w2c[:3, :3].ravel().tolist(),
                                "cam_t_w2c": (w2c[:3, 3] * 1000.0).tolist(), "depth_scale": 1.0}
         instance = cv2.imread(str(member(job.out, image["instance_file"], f"image {image['id']}: instance_file")),
@@ -282,7 +282,7 @@ def export_bop(job: ExportJob) -> None:
     ids = model_ids(images)
     models = _write_models(job, ids)
     first = images[0]
-    K = np.array(first["camera"]["K"], float)
+    K, _ = camera_of(first)
     _write(job.dest / "camera.json", {"cx": float(K[0, 2]), "cy": float(K[1, 2]), "fx": float(K[0, 0]),
                                       "fy": float(K[1, 1]), "depth_scale": 1.0, "width": first["width"],
                                       "height": first["height"]})

@@ -21,7 +21,7 @@ import numpy as np
 
 from simgen.dataset.layout import SPLITS
 from simgen.dataset.ownership import FRAME_FILE, Layout
-from simgen.dataset.reader import member
+from simgen.dataset.reader import camera_of, member
 from simgen.plugins import EXPORTERS
 from simgen.tools.export import ExportJob, Exporter, annotations_by_image, place
 
@@ -86,11 +86,12 @@ def export_kitti(job: ExportJob) -> None:
             source = member(job.out, image["file_name"], f"image {image['id']}: file_name")
             stems.append(source.stem)
             job.summary.placed[place(source, training / "image_2" / source.name, job.symlink)] += 1
-            r_cl = level_frame(np.array(image["camera"]["world_to_camera"]))
+            K, world_to_camera = camera_of(image)
+            r_cl = level_frame(world_to_camera)
             lines = [label_line(a, names[a["category_id"]], r_cl) for a in by_image[image["id"]] if not a.get("iscrowd")]
             job.summary.labels += len(lines)
             (training / "label_2" / f"{source.stem}.txt").write_text("".join(f"{line}\n" for line in lines))
-            (training / "calib" / f"{source.stem}.txt").write_text(calibration(np.array(image["camera"]["K"]), r_cl))
+            (training / "calib" / f"{source.stem}.txt").write_text(calibration(K, r_cl))
         (job.dest / "ImageSets" / f"{split}.txt").write_text("".join(f"{stem}\n" for stem in stems))
 
 
