@@ -141,7 +141,7 @@ class Generator:
         rgb = cv2.cvtColor(cv2.imread(str(rgb_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         rgb_path.unlink(missing_ok=True)
         record = json.loads(json.dumps(rendered.labels.record))  # exactly what annotations.json would hold
-        return Frame(index, rgb, rendered.passes.depth, rendered.passes.instance.astype(np.uint16),
+        return Frame(index, rgb, rendered.passes.depth, rendered.labels.instance,
                      rendered.labels.semantic, record["image"], record["annotations"])
 
     def close(self) -> None:

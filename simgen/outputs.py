@@ -30,6 +30,7 @@ class FrameArrays:
     depth: np.ndarray  # float32 metres, inf = no surface
     instance: np.ndarray  # instance ids
     semantic: np.ndarray  # category ids
+    panoptic: np.ndarray | None = None  # RGB panoptic segment ids, when written
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,16 @@ register(Output("semantic", "semantic_file", "semantic", PNG, _png_of("semantic"
 register(Output("depth_float", "depth_float_file", "depth", lambda labels: f".{labels.depth_float}", _float_depth,
                 switch=lambda labels: labels.depth_float != "none",
                 description="float32 metres (labels.depth_float: npy or exr); inf = no surface"))
+
+def _panoptic_png(arrays: FrameArrays, extension: str) -> bytes:
+    assert arrays.panoptic is not None
+    return _png(arrays.panoptic[..., ::-1])  # OpenCV writes BGR
+
+
+register(Output("panoptic", "panoptic_file", "panoptic", PNG, _panoptic_png, switch=lambda labels: bool(labels.panoptic),
+                pixels=PixelSpec(3, ("uint8",)),
+                description="COCO panoptic: RGB segment id (R + 256 G + 256^2 B), segments in panoptic.json"))
+
 
 def enabled(labels: Any) -> list[Output]:
     """The outputs a scenario's ``labels:`` section turns on, in declaration order."""

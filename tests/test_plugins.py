@@ -73,4 +73,4 @@ def test_a_plugin_pose_sampler_checks_its_options(tmp_path: Path) -> None:
     result = simgen("check", str(scenario))
     assert result.returncode == 2
     assert "unknown camera pose sampler 'cran': did you mean 'crane'?" in result.stderr
-    assert "orbit, fixed, band, crane" in result.stderr
+    assert "orbit, fixed, band, lane, inside, crane" in result.stderr

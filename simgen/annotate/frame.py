@@ -18,9 +18,10 @@ from simgen.annotate.amodal import (
 from simgen.annotate.coco import image_record, object_pose_in_camera
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
+from simgen.annotate.stuff import STUFF_BASE, panoptic, stuff_semantic
 from simgen.config.scenario import KeypointSpec, LabelSpec
 from simgen.postprocess.fog import point_transmittance
-from simgen.sampling.photometry import illuminance_at
+from simgen.sampling.photometry import frame_illuminance
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, all_props
 from simgen.sampling.geometry import box_corners
 
@@ -33,9 +34,11 @@ class FramePlan:
 
 @dataclass
 class FrameLabels:
-    record: dict[str, Any]  # the journal line: COCO image entry + annotations
+    record: dict[str, Any]  # the journal line: COCO image entry + annotations (+ panoptic segments)
     semantic: np.ndarray
     depth_mm: np.ndarray
+    instance: np.ndarray  # uint16 mask ids of labeled objects; 0 elsewhere (stuff ids removed)
+    panoptic: np.ndarray | None = None  # RGB segment ids (COCO panoptic), when labels.panoptic is on
 
 
 def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
@@ -46,6 +49,8 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
 
     extents = {obj.instance_id: extent(obj) for obj in frame.objects}
     occluders = [extent(p) for p in all_props(frame) if p.hides_labels]
+    if frame.environment is not None:  # walls, tables and posts may stand in front of any object
+        occluders.append((0.0, 0.0, float(width), float(height)))
     return FramePlan(extents, isolation_groups(extents, width, height, occluders))
 
 
@@ -56,7 +61,7 @@ def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[
     fog = frame.fog
     transmittance = 1.0 if fog is None else float(
         point_transmittance(np.array(frame.camera.location), centre, fog.density, fog.height_m)[0])
-    lux = illuminance_at(centre, frame.sun, frame.lights, frame.world)
+    lux = frame_illuminance(frame, centre)
     return {"fog_transmittance": round(transmittance, 4), "illuminance_lux": round(lux, 3 if lux < 10 else 1),
             "rain_coverage": round(rain_covered, 5)}
 
@@ -64,7 +69,7 @@ def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[
 def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, depth: np.ndarray,
                    isolated_masks: dict[int, np.ndarray], bounds: dict[str, AssetBounds],
                    keypoints: dict[str, KeypointSpec | None], spec: LabelSpec,
-                   rain: np.ndarray | None = None) -> FrameLabels:
+                   rain: np.ndarray | None = None, things: int = 0) -> FrameLabels:
     """Every label of the frame; ``isolated_masks`` are the amodal masks of the instances that needed a pass,
     ``rain`` the per-pixel drop coverage of analytic rain."""
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
@@ -112,5 +117,17 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
                 continue
             annotation.update(iscrowd=1, ignore=1)
         annotations.append(annotation)
-    semantic = semantic_map(instance_map, {o.instance_id: o.category_id for o in frame.objects})
-    return FrameLabels({"image": image, "annotations": annotations}, semantic, depth_to_mm(depth))
+    categories = {o.instance_id: o.category_id for o in frame.objects}
+    if frame.environment is not None:
+        semantic = stuff_semantic(instance_map, depth, categories, things)
+    else:
+        semantic = semantic_map(instance_map, categories)
+    instance = np.where(instance_map >= STUFF_BASE, 0, instance_map).astype(np.uint16)
+    record: dict[str, Any] = {"image": image, "annotations": annotations}
+    rgb = None
+    if spec.panoptic:
+        kept = {a["mask_id"]: a["category_id"] for a in annotations}
+        crowd = {a["mask_id"] for a in annotations if a.get("iscrowd")}
+        rgb, segments = panoptic(semantic, instance, things, kept, crowd)
+        record["panoptic"] = {"segments_info": segments}
+    return FrameLabels(record, semantic, depth_to_mm(depth), instance, rgb)

@@ -26,7 +26,9 @@ from mathutils import Matrix, Vector
 from simgen.assets.files import bundled_hdri_file
 from simgen.assets.resolve import AssetRef
 from simgen.assets.urdf import urdf_visuals
+from simgen.annotate.stuff import stuff_pass_index
 from simgen.blender.device import configure_device
+from simgen.blender.environment import EnvironmentBuilder
 from simgen.blender.materials import JitteredMaterials, SurfaceMaterial
 from simgen.blender.physics import RigidBodies
 from simgen.blender.world import World
@@ -170,6 +172,7 @@ class BlenderBackend:
         self._build_sun()
         self.world = World(self.scene, preset.world_map_resolution, self._image)
         self._build_ground()
+        self.environment = EnvironmentBuilder(self.scene.collection)
 
     # ----------------------------------------------------------------- set-up, once per process
     def _configure_render(self) -> None:
@@ -387,15 +390,17 @@ class BlenderBackend:
         used_distractors: dict[str, int] = {}
         self._shown_distractors = []  # likewise, for solid_props(frame)
         self._see_through = []  # props that label passes leave out (hides_labels false)
+        stuff = frame.environment is not None  # props carry stuff classes where every pixel is labeled
         for prop in solid_props(frame):
             obj = self._next_from_pool(self._distractor_pools, prop.asset, used_distractors)
             self._place(obj, prop.location, prop.rotation_euler, prop.scale, prop.material)
-            obj.pass_index = 0
+            obj.pass_index = stuff_pass_index(prop.stuff) if stuff else 0
             self._shown_distractors.append(obj)
             if not prop.hides_labels:
                 self._see_through.append(obj)
         self._hide_unused(self._distractor_pools, used_distractors)
         self._apply_weather_particles(frame)
+        self.environment.apply(frame.environment)
         self._apply_camera(frame)
         self._apply_sun(frame.sun)
         self._apply_lights(frame.lights)
@@ -417,7 +422,8 @@ class BlenderBackend:
             obj = self._next_from_pool(self._weather_pools, key, used, particle.asset,
                                        dress=lambda new: _link_material(new, shared.material))
             obj.location, obj.rotation_euler, obj.scale = particle.location, particle.rotation_euler, particle.scale
-            obj.hide_render, obj.pass_index = False, 0
+            obj.hide_render = False
+            obj.pass_index = stuff_pass_index("precipitation") if frame.environment is not None else 0
             if not particle.hides_labels:
                 self._see_through.append(obj)
             if first:
@@ -628,7 +634,7 @@ class BlenderBackend:
         if not groups:
             return {}
         pools = (*self._pools.values(), *self._distractor_pools.values(), *self._weather_pools.values())
-        shown = [obj for pool in pools for obj in pool if not obj.hide_render]
+        shown = [obj for pool in pools for obj in pool if not obj.hide_render] + self.environment.shown
         ground_hidden = self.ground.hide_render
         self.ground.hide_render = True
         masks = {}

@@ -27,6 +27,49 @@ def socket(sockets, identifier: str):
     return next(s for s in sockets if s.identifier == identifier)
 
 
+class Weathering:
+    """Between a look and its BSDF: rain darkens and smooths it, snow whitens its up-facing parts,
+    puddles turn large noise patches dark and mirror-smooth. Feed the look's colour into ``wet``'s A."""
+
+    def __init__(self, nodes, links, geometry, bsdf):
+        # look -> wet (darken) -> snow (white on up-facing parts) -> Base Color
+        self.wet = nodes.new("ShaderNodeMix")
+        self.wet.data_type, self.wet.blend_type = "RGBA", "MULTIPLY"
+        socket(self.wet.inputs, "Factor_Float").default_value = 1.0
+        snow = nodes.new("ShaderNodeMix")
+        snow.data_type = "RGBA"
+        socket(snow.inputs, "B_Color").default_value = (0.85, 0.87, 0.9, 1.0)
+        up = nodes.new("ShaderNodeSeparateXYZ")
+        links.new(geometry.outputs["Normal"], up.inputs["Vector"])
+        facing = nodes.new("ShaderNodeMapRange")
+        facing.inputs["From Min"].default_value, facing.inputs["From Max"].default_value = 0.35, 0.9
+        links.new(up.outputs["Z"], facing.inputs["Value"])
+        self._cover = nodes.new("ShaderNodeMath")
+        self._cover.operation = "MULTIPLY"
+        links.new(facing.outputs["Result"], self._cover.inputs[0])
+        links.new(self._cover.outputs["Value"], socket(snow.inputs, "Factor_Float"))
+        links.new(socket(self.wet.outputs, "Result_Color"), socket(snow.inputs, "A_Color"))
+        links.new(socket(snow.outputs, "Result_Color"), bsdf.inputs["Base Color"])
+        # puddles: large noise patches where the surface turns dark and mirror-smooth
+        puddle_noise = nodes.new("ShaderNodeTexNoise")
+        puddle_noise.inputs["Scale"].default_value = 0.35
+        links.new(geometry.outputs["Position"], puddle_noise.inputs["Vector"])
+        self._puddle_edge = nodes.new("ShaderNodeMapRange")
+        links.new(puddle_noise.outputs["Fac"], self._puddle_edge.inputs["Value"])
+        self._smooth = nodes.new("ShaderNodeMix")  # float mix: own roughness -> water
+        socket(self._smooth.inputs, "B_Float").default_value = 0.02
+        links.new(self._puddle_edge.outputs["Result"], socket(self._smooth.inputs, "Factor_Float"))
+        links.new(socket(self._smooth.outputs, "Result_Float"), bsdf.inputs["Roughness"])
+
+    def apply(self, roughness: float, wetness: float, snow: float, puddles: float) -> None:
+        socket(self._smooth.inputs, "A_Float").default_value = roughness * (1.0 - 0.8 * wetness)
+        # patches where the noise exceeds a threshold; no puddles: a threshold nothing reaches
+        low = 0.65 - 0.4 * puddles if puddles > 0 else 2.0
+        self._puddle_edge.inputs["From Min"].default_value, self._puddle_edge.inputs["From Max"].default_value = low, low + 0.03
+        socket(self.wet.inputs, "B_Color").default_value = (*(1.0 - 0.55 * wetness,) * 3, 1.0)
+        self._cover.inputs[1].default_value = snow
+
+
 class SurfaceMaterial:
     """A Principled BSDF fed by a flat colour, a two-colour pattern with bump, or an image texture."""
 
@@ -51,46 +94,15 @@ class SurfaceMaterial:
         self._links.new(self._mapping.outputs["Vector"], self._image.inputs["Vector"])
         self._bump = nodes.new("ShaderNodeBump")
         self._links.new(self._bump.outputs["Normal"], self._bsdf.inputs["Normal"])
-        # look -> wet (darken) -> snow (white on up-facing parts) -> Base Color
-        self._wet = nodes.new("ShaderNodeMix")
-        self._wet.data_type, self._wet.blend_type = "RGBA", "MULTIPLY"
-        socket(self._wet.inputs, "Factor_Float").default_value = 1.0
-        self._snow = nodes.new("ShaderNodeMix")
-        self._snow.data_type = "RGBA"
-        socket(self._snow.inputs, "B_Color").default_value = (0.85, 0.87, 0.9, 1.0)
-        up = nodes.new("ShaderNodeSeparateXYZ")
-        self._links.new(geometry.outputs["Normal"], up.inputs["Vector"])
-        facing = nodes.new("ShaderNodeMapRange")
-        facing.inputs["From Min"].default_value, facing.inputs["From Max"].default_value = 0.35, 0.9
-        self._links.new(up.outputs["Z"], facing.inputs["Value"])
-        self._cover = nodes.new("ShaderNodeMath")
-        self._cover.operation = "MULTIPLY"
-        self._links.new(facing.outputs["Result"], self._cover.inputs[0])
-        self._links.new(self._cover.outputs["Value"], socket(self._snow.inputs, "Factor_Float"))
-        self._links.new(socket(self._wet.outputs, "Result_Color"), socket(self._snow.inputs, "A_Color"))
-        self._links.new(socket(self._snow.outputs, "Result_Color"), self._bsdf.inputs["Base Color"])
-        # puddles: large noise patches where the surface turns dark and mirror-smooth
-        puddle_noise = nodes.new("ShaderNodeTexNoise")
-        puddle_noise.inputs["Scale"].default_value = 0.35
-        self._links.new(geometry.outputs["Position"], puddle_noise.inputs["Vector"])
-        self._puddle_edge = nodes.new("ShaderNodeMapRange")
-        self._links.new(puddle_noise.outputs["Fac"], self._puddle_edge.inputs["Value"])
-        self._smooth = nodes.new("ShaderNodeMix")  # float mix: own roughness -> water
-        socket(self._smooth.inputs, "B_Float").default_value = 0.02
-        self._links.new(self._puddle_edge.outputs["Result"], socket(self._smooth.inputs, "Factor_Float"))
-        self._links.new(socket(self._smooth.outputs, "Result_Float"), self._bsdf.inputs["Roughness"])
+        self._weather = Weathering(nodes, self._links, geometry, self._bsdf)
+        self._wet = self._weather.wet
         self._state: tuple[str, str] | None = None
 
     def apply(self, params: MaterialParams) -> None:
         bsdf = self._bsdf
-        socket(self._smooth.inputs, "A_Float").default_value = params.roughness * (1.0 - 0.8 * params.wetness)
-        # patches where the noise exceeds a threshold; no puddles: a threshold nothing reaches
-        low = 0.65 - 0.4 * params.puddles if params.puddles > 0 else 2.0
-        self._puddle_edge.inputs["From Min"].default_value, self._puddle_edge.inputs["From Max"].default_value = low, low + 0.03
+        self._weather.apply(params.roughness, params.wetness, params.snow, params.puddles)
         bsdf.inputs["Metallic"].default_value = params.metallic
         socket(self._wet.inputs, "A_Color").default_value = (*params.base_color, 1.0)
-        socket(self._wet.inputs, "B_Color").default_value = (*(1.0 - 0.55 * params.wetness,) * 3, 1.0)
-        self._cover.inputs[1].default_value = params.snow
         socket(self._mix.inputs, "A_Color").default_value = (*params.base_color, 1.0)
         socket(self._mix.inputs, "B_Color").default_value = (*params.second_color, 1.0)
         self._mapping.inputs["Scale"].default_value = (params.pattern_scale,) * 3

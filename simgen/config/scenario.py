@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import AfterValidator, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from simgen.config.environment import EnvironmentSpec
 from simgen.config.distributions import (
     ChoiceDist, Distribution, FloatDist, IntDist, constant, loguniform, non_negative, positive, uniform, within)
 from simgen.config.limits import MAX_CLASSES, MAX_COUNT, MAX_FRAMES, MAX_INSTANCES, MAX_SEED
@@ -140,6 +141,16 @@ class ClassSpec(StrictModel):
         default=None, description="scale each asset so its longest side is this many metres (before scale)")
     material: MaterialSpec = Field(default_factory=MaterialSpec)
     keypoints: KeypointSpec | None = None
+    stands_on: str | Annotated[list[str], Field(min_length=1)] | None = Field(
+        None, description="with an environment: floor, table, road, lane, sidewalk, crosswalk, or another "
+                          "class's name (on top of one of its objects); default: the environment's own (rooms: "
+                          "floor, tabletop: table, street: road); lane: aligned with the lane, heading its way")
+    against: Literal["wall"] | None = Field(None, description="with a room: its back to a wall, facing into the room")
+    facing: str | None = Field(
+        None, description="with an environment: turn its front towards 'centre' (of the room or table) or towards "
+                          "the nearest object of the class named")
+    front: Literal["-y", "+y", "-x", "+x"] = Field(
+        "-y", description="the asset's front in its own frame (-y: Blender's front view), for against, facing, lane")
 
 
 class PhysicsSpec(StrictModel):
@@ -629,6 +640,9 @@ class LabelSpec(StrictModel):
         "none", description="also write depth as float32 metres (inf = no surface): depth/NNNNNN.npy or .exr")
     keypoint_depth_tolerance_m: float = Field(0.02, gt=0, description="a keypoint counts as visible when the "
                                               "depth pass at its pixel is within this of the keypoint's depth")
+    panoptic: bool | None = Field(
+        None, description="also write COCO panoptic output (panoptic/NNNNNN.png, panoptic.json); default: on "
+                          "with an environment, whose every pixel is a thing, a stuff class or sky")
 
 
 class Scenario(StrictModel):
@@ -647,6 +661,7 @@ class Scenario(StrictModel):
     ground: GroundSpec = Field(default_factory=GroundSpec)
     distractors: DistractorSpec | None = None
     backdrop: BackdropSpec | None = None
+    environment: EnvironmentSpec = Field(default_factory=EnvironmentSpec)
     weather: WeatherSpec = Field(default_factory=WeatherSpec)
     conditions: dict[str, float | ConditionTarget] = Field(
         default_factory=dict, description="edge-case coverage: condition name -> fraction of frames (or "
@@ -684,6 +699,42 @@ class Scenario(StrictModel):
                     "condition", "unknown condition '{name}': {hint}built-in ones are {all}; for your own, give "
                     "{{fraction: F, override: {{...}}}}", {"name": name, "hint": hint,
                                                            "all": ", ".join(CONDITIONS.names())})
+        return self
+
+    @model_validator(mode="after")
+    def _environment_defaults(self) -> "Scenario":
+        """An environment labels every pixel (panoptic on) and is lit by its own lamps at a few hundred lux
+        indoors: a camera there sets its exposure for that light (auto_exposure on), as a phone does."""
+        if self.labels.panoptic is None:
+            self.labels.panoptic = self.environment.type != "open"
+        if self.environment.type != "open" and "auto_exposure" not in self.camera.model_fields_set:
+            self.camera.auto_exposure = AutoExposureSpec()
+        return self
+
+    @model_validator(mode="after")
+    def _supports_exist(self) -> "Scenario":
+        """``stands_on`` names a support of the environment or a class; physics needs the open ground."""
+        env = self.environment.type
+        known = {"open": {"ground", "floor"}, "room": {"floor"}, "tabletop": {"floor", "table"},
+                 "street": {"road", "lane", "sidewalk", "crosswalk"}}[env]
+        names = [c.name for c in self.classes]
+        for cls in self.classes:
+            supports = [cls.stands_on] if isinstance(cls.stands_on, str) else list(cls.stands_on or [])
+            for support in supports:
+                if support not in known and support not in names:
+                    raise PydanticCustomError(
+                        "stands_on", "class '{cls}': stands_on '{got}': expected one of {known} (environment type "
+                        "{env}) or a class name", {"cls": cls.name, "got": support, "known": ", ".join(sorted(known)),
+                                                   "env": env})
+                if support == cls.name:
+                    raise PydanticCustomError("stands_on", "class '{cls}' cannot stand on itself", {"cls": cls.name})
+            if cls.against == "wall" and env not in ("room", "tabletop"):
+                raise PydanticCustomError("against", "class '{cls}': against: wall needs environment type room or "
+                                          "tabletop, not {env}", {"cls": cls.name, "env": env})
+        if env != "open" and self.placement.physics is not None:
+            raise PydanticCustomError("physics", "placement.physics settles objects on the open ground plane; "
+                                      "environment type {env} places them on its supports exactly instead",
+                                      {"env": env})
         return self
 
     @model_validator(mode="after")

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from simgen.dataset.manifest import write_attribution
-from simgen.dataset.reader import mask_id
+from simgen.annotate.stuff import panoptic_categories, stuff_categories
+from simgen.dataset.reader import ANNOTATIONS, PANOPTIC, mask_id
 from simgen.dataset.writer import atomic_write_json, read_journal
 
 
@@ -30,7 +31,16 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
             annotations.append({"id": len(annotations) + 1, **annotation})
     coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
             "annotations": annotations}
-    atomic_write_json(out / "annotations.json", coco, compact=True)
+    segments = [(records[i]["image"], records[i]["panoptic"]) for i in sorted(records) if "panoptic" in records[i]]
+    if segments:
+        coco["stuff_categories"] = stuff_categories(len(categories))  # the semantic maps' ids after the things
+        atomic_write_json(out / PANOPTIC, {
+            "info": info, "licenses": coco["licenses"], "categories": panoptic_categories(categories),
+            "images": [{key: image[key] for key in ("id", "file_name", "width", "height")} for image, _ in segments],
+            "annotations": [{"image_id": image["id"], "file_name": Path(image["panoptic_file"]).name,
+                             "segments_info": panoptic["segments_info"]} for image, panoptic in segments]},
+            compact=True)
+    atomic_write_json(out / ANNOTATIONS, coco, compact=True)
     write_attribution(out, coco["licenses"])
     return coco
 

@@ -6,7 +6,7 @@ import re
 
 from simgen.dataset.manifest import MANIFEST
 from simgen.dataset.ownership import FRAME_FILE, Layout
-from simgen.dataset.reader import ANNOTATIONS
+from simgen.dataset.reader import ANNOTATIONS, PANOPTIC
 from simgen.dataset.writer import JOURNAL, QUARANTINE, RESERVE, SUBDIRS
 
 SPLITS = ("train", "val", "test")
@@ -15,7 +15,7 @@ REPORT = ("report.html", "report_files")
 
 DATASET = Layout(
     kind="dataset",
-    files=frozenset({ANNOTATIONS, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
+    files=frozenset({ANNOTATIONS, PANOPTIC, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
                      *SPLIT_FILES, REPORT[0]}),
     folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png")},
     evidence=MANIFEST,

@@ -19,6 +19,7 @@ from simgen.config.limits import MAX_FRAMES
 from simgen.errors import DatasetError
 
 ANNOTATIONS = "annotations.json"
+PANOPTIC = "panoptic.json"  # COCO panoptic segments, beside panoptic/*.png
 LISTS = ("images", "annotations", "categories")
 MAX_PROBLEMS = 3
 

@@ -132,7 +132,7 @@ class FrameRenderer:
         rendered = self.render_frame(index, self.writer.rgb_staging_path(index))
         labels, passes, seconds = rendered.labels, rendered.passes, rendered.stage_seconds
         start = time.perf_counter()
-        arrays = FrameArrays(labels.depth_mm, passes.depth, passes.instance, labels.semantic)
+        arrays = FrameArrays(labels.depth_mm, passes.depth, labels.instance, labels.semantic, labels.panoptic)
         labels.record["files"] = self.writer.write_frame(index, arrays, self.spec.scenario.labels)
         seconds["write"] = time.perf_counter() - start
         return FrameResult(index, labels.record, len(rendered.frame.dropped), seconds)
@@ -190,7 +190,7 @@ class FrameRenderer:
                 cv2.imwrite(str(rgb_path), image)
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
-                                    self.keypoints, self.spec.scenario.labels, rain)
+                                    self.keypoints, self.spec.scenario.labels, rain, len(self.spec.scenario.classes))
         return RenderedFrame(frame, passes, labels, seconds)
 
     def _settle(self, frame: FrameSpec) -> None:

@@ -76,6 +76,7 @@ class PropParams:
     material: MaterialParams
     hides_labels: bool = True
     static: bool = False
+    stuff: str = "clutter"  # its class in the semantic and panoptic maps (simgen/annotate/stuff.py)
 
 
 @dataclass
@@ -173,6 +174,92 @@ class RainfallParams:
 
 
 @dataclass
+class EnvMaterial:
+    """The look of one environment surface group: a tiled pattern in metres on the surface's own
+    plane (bricks or planks or tiles with mortar, a fine grain, bands), so planks run along floors and
+    bricks stand upright on walls. ``family`` names what it is meant to look like."""
+
+    family: str  # planks, tiles, carpet, concrete, plaster, wallpaper, bricks, asphalt, paving, paint, glass, ...
+    color: Vec3  # linear RGB
+    second_color: Vec3  # brick/plank/tile colour variation
+    mortar_color: Vec3
+    brick_m: tuple[float, float] = (1.0, 1.0)  # brick (plank, tile) length and row height, metres
+    mortar_m: float = 0.0  # joint width; 0 = no joints
+    offset: float = 0.5  # row offset as a share of a brick
+    grain: float = 0.0  # fine noise darkening, 0..1
+    grain_scale: float = 20.0  # per metre
+    bands: float = 0.0  # wave bands (wood grain, wallpaper stripes), 0..1
+    bands_scale: float = 5.0  # per metre
+    bump: float = 0.0
+    roughness: float = 0.5
+    metallic: float = 0.0
+    emission: float = 0.0  # W/m^2-like strength when lit (lamps, lit windows)
+    emission_color: Vec3 = (1.0, 0.85, 0.6)
+    transparency: float = 0.0  # window glass: share of light passing straight through
+    wetness: float = 0.0
+    snow: float = 0.0
+    puddles: float = 0.0
+
+
+@dataclass
+class EnvPiece:
+    """One box of the environment (a wall segment, a kerb, a lamp post), in the group whose material it has."""
+
+    group: str  # material group: floor, wall, window, road, building.3, ...
+    stuff: str  # semantic class of its pixels
+    centre: Vec3
+    size: Vec3
+    yaw_deg: float = 0.0
+
+
+@dataclass
+class Support:
+    """A horizontal rectangle things stand on: a floor, a table top, a sidewalk, a lane."""
+
+    name: str  # floor, table, sidewalk, road, lane, crosswalk
+    centre: tuple[float, float]
+    size: tuple[float, float]  # along its own x (the yaw direction) and y
+    z: float
+    yaw_deg: float = 0.0
+    heading_deg: float | None = None  # lanes: the direction traffic moves
+
+
+@dataclass
+class Wall:
+    """The inner face of a wall, from ``start`` to ``end`` (xy), facing ``normal`` into the room."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    normal: tuple[float, float]
+    openings: list[tuple[float, float]] = field(default_factory=list)  # door spans along it (metres from start)
+
+
+@dataclass
+class EnvironmentParams:
+    """A generated place (room, street, tabletop): its boxes, materials, where things may stand and where
+    the camera may be. ``pieces`` are left out of ``params`` (they follow from type, seed and layout)."""
+
+    type: str  # room | street | tabletop
+    layout: int  # which layout of the run: frame index // every
+    key: str  # identifies the geometry: the backend rebuilds meshes only when it changes
+    summary: dict[str, Any]
+    materials: dict[str, EnvMaterial]
+    pieces: list[EnvPiece]
+    supports: list[Support]
+    walls: list[Wall]
+    free_space: list[tuple[Vec3, Vec3]]  # boxes (min, max) the camera may stand in
+    obstacles: list[tuple[Vec3, Vec3]]  # boxes labeled objects must keep out of (table legs and top, posts)
+    lamps: list[LightParams] = field(default_factory=list)  # the fixtures' lights, when on
+    lamps_on: bool = False
+    daylight_factor: float = 1.0  # share of outdoor daylight that reaches inside (rooms: through windows)
+    outdoors: bool = False  # under the sky: rain and snow fall on it
+
+    @property
+    def default_support(self) -> str:
+        return {"room": "floor", "tabletop": "table", "street": "road"}.get(self.type, "floor")
+
+
+@dataclass
 class FrameSpec:
     """Everything needed to render and label frame ``index`` of a scenario."""
 
@@ -193,12 +280,22 @@ class FrameSpec:
     physics_steps: int = 0  # > 0: poses below are the settled ones, written back after the simulation
     fog: FogParams | None = None
     rainfall: RainfallParams | None = None
+    environment: EnvironmentParams | None = None
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 
     def params(self) -> dict[str, Any]:
-        """The full record for COCO ``images[].params`` and the journal."""
-        return asdict(self)
+        """The full record for COCO ``images[].params`` and the journal (an environment's boxes as a count)."""
+        env = self.environment
+        if env is None:
+            return asdict(self)
+        pieces, env.pieces = env.pieces, []  # thousands of boxes: counted, not copied
+        try:
+            record = asdict(self)
+        finally:
+            env.pieces = pieces
+        record["environment"]["pieces"] = len(pieces)
+        return record
 
 
 def solid_props(frame: FrameSpec) -> list[PropParams]:

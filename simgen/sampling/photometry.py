@@ -16,12 +16,15 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from simgen.assets.files import bundled_hdri_file
 from simgen.sampling.frame_spec import LightParams, SunParams, WorldParams
+
+if TYPE_CHECKING:
+    from simgen.sampling.frame_spec import FrameSpec
 
 LUMENS_PER_WATT = 683.0
 REFERENCE_LUX = 3000.0  # what EV 0 exposes for: a built-in day (sun 1-4 W/m^2 and its sky) gives 1500-9000 lx
@@ -104,14 +107,18 @@ def auto_exposure_ev(key_lux: float, max_boost_ev: float, max_cut_ev: float) -> 
     return float(min(max(wanted, -max_cut_ev), max_boost_ev))
 
 
-def illuminance_at(point: np.ndarray, sun: SunParams | None, lights: Sequence[LightParams],
-                   world: WorldParams) -> float:
-    """Lux at ``point`` on a horizontal surface from the sun and sky, plus each lamp facing it (no
-    shadows: an estimate of how much light is around, for exposure and for severity labels)."""
+def daylight_illuminance(sun: SunParams | None, world: WorldParams) -> float:
+    """Lux on a horizontal surface in the open from the sun and sky."""
     total = sky_illuminance(world.type, world.strength, tuple(world.color), world.hdri,
                             sun.elevation_deg if sun is not None else 45.0)
     if sun is not None:
         total += sun_illuminance(sun.strength) * max(math.sin(math.radians(sun.elevation_deg)), 0.0)
+    return total
+
+
+def lamps_illuminance(point: np.ndarray, lights: Sequence[LightParams]) -> float:
+    """Lux at ``point`` from each lamp facing it (inverse square; nothing outside a spot's cone)."""
+    total = 0.0
     for light in lights:
         offset = np.asarray(point, float) - np.asarray(light.location, float)
         distance = float(np.linalg.norm(offset))
@@ -122,3 +129,17 @@ def illuminance_at(point: np.ndarray, sun: SunParams | None, lights: Sequence[Li
                 continue  # outside the cone
         total += lamp_illuminance(light.power_w, distance, light.type)
     return total
+
+
+def illuminance_at(point: np.ndarray, sun: SunParams | None, lights: Sequence[LightParams],
+                   world: WorldParams, daylight_factor: float = 1.0) -> float:
+    """Lux at ``point`` on a horizontal surface from the sun and sky (indoors: the ``daylight_factor``
+    share its windows let in), plus each lamp facing it (no shadows: an estimate of how much light
+    is around, for exposure and for severity labels)."""
+    return daylight_illuminance(sun, world) * daylight_factor + lamps_illuminance(point, lights)
+
+
+def frame_illuminance(frame: "FrameSpec", point: np.ndarray) -> float:
+    """Lux at ``point`` in a frame, its environment's daylight factor included."""
+    factor = frame.environment.daylight_factor if frame.environment is not None else 1.0
+    return illuminance_at(point, frame.sun, frame.lights, frame.world, factor)

@@ -8,6 +8,7 @@ stage on or off leaves every other stage's draws untouched.
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from dataclasses import dataclass
@@ -22,15 +23,19 @@ from simgen.config.conditions import condition_fractions, conditions_of, variant
 from simgen.config.scenario import ClassSpec, ColorHSV, MaterialSpec, Scenario, is_path_like
 from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
-    AssetBounds, CameraParams, DistractorParams, FogParams, FrameSpec, GroundParams, LightParams, MaterialParams, ObjectSpec,
-    CONTRAST_LN, PropParams, RainfallParams, SunParams, WorldParams, solid_props)
+    AssetBounds, CameraParams, DistractorParams, EnvironmentParams, FogParams, FrameSpec, GroundParams, LightParams,
+    MaterialParams, ObjectSpec,
+    CONTRAST_LN, PropParams, RainfallParams, SunParams, Support, WorldParams, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, depths_in_frustum, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling import snowfall
 from simgen.sampling.camera_poses import PoseRequest
-from simgen.sampling.photometry import auto_exposure_ev, illuminance_at, lamp_power, sun_strength
+from simgen.sampling import environment
+from simgen.sampling.environment import Layout
+from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placement_order
+from simgen.sampling.photometry import auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_strength
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
@@ -66,6 +71,7 @@ class _Draft:
     position: tuple[float, float, float] | None
 
 
+WIDE_ANGLE_MARGIN = 0.75  # zoomed out, objects off the axis look up to 1/cos^2 larger than f D / z says
 TRUNCATION_STEPS = 25  # turns towards the asked share of a truncated object (each a Newton-like step)
 
 
@@ -121,6 +127,18 @@ class FrameSampler:
         for pattern in texture_patterns(scenario):
             self._textures[pattern] = expand_files(pattern, base, "textures")
         self._hdris = {pattern: expand_files(pattern, base, "hdri") for pattern in hdri_patterns(scenario)}
+        self._layouts: dict[int, Layout | None] = {}  # the last few layouts (a run walks them in order)
+        self._order = placement_order(scenario.classes)
+
+    def layout(self, index: int) -> Layout | None:
+        """The environment of frame ``index``: layout index // every, generated once per layout."""
+        spec = self.scenario.environment
+        number = index // spec.every
+        if number not in self._layouts:
+            if len(self._layouts) > 4:
+                self._layouts.pop(next(iter(self._layouts)))
+            self._layouts[number] = environment.generate(spec, stage_rng(self.scenario.seed, number, "environment"))
+        return self._layouts[number]
 
     def _placement_region(self) -> tuple[tuple[float, float], np.ndarray]:
         """Size of the area objects go in, and the point (x, y, z) at its centre: the ground, or a surface's top."""
@@ -146,10 +164,16 @@ class FrameSampler:
 
     def _sample(self, index: int, conditions: tuple[str, ...]) -> FrameSpec:
         sc, seed = self.scenario, self.scenario.seed
+        layout = self.layout(index)
         drafts = self._sample_objects(stage_rng(seed, index, "counts"), stage_rng(seed, index, "objects"))
         materials_rng = stage_rng(seed, index, "materials")
         materials = [self._material(d.cls.material, materials_rng, d.asset) for d in drafts]
-        positions, dropped, taken = self._place(drafts, stage_rng(seed, index, "placement"), index)
+        placer = None
+        if layout is not None:
+            placer = self._placer(layout, stage_rng(seed, index, "placement"))
+            positions, dropped, taken = self._place_in(drafts, placer, index)
+        else:
+            positions, dropped, taken = self._place(drafts, stage_rng(seed, index, "placement"), index)
         if sc.placement.physics is not None:  # start above the resting pose; the simulation lets them fall
             drop_rng = stage_rng(seed, index, "physics")
             positions = [None if p is None else np.asarray(p) + [0, 0, float(sc.placement.physics.drop_height_m.sample(drop_rng))]
@@ -162,20 +186,22 @@ class FrameSampler:
                 instance_id=len(objects) + 1, class_name=draft.cls.name, category_id=draft.category_id,
                 asset=draft.asset.key, location=tuple(float(v) for v in position),
                 rotation_euler=draft.rotation, scale=draft.scale, material=material))
-        camera = self._camera(objects, stage_rng(seed, index, "camera"))
+        camera = self._camera(objects, stage_rng(seed, index, "camera"), layout)
         self._motion(camera, objects, stage_rng(seed, index, "motion"))
         sun = self._sun(camera, stage_rng(seed, index, "lighting"))
         frame = FrameSpec(
             index=index, seed=seed, objects=objects, camera=camera, sun=sun,
             world=self._world(stage_rng(seed, index, "world")),
-            ground=GroundParams(sc.ground.enabled, self._ground_size(camera),
+            ground=GroundParams(sc.ground.enabled and layout is None, self._ground_size(camera),
                                 self._material(sc.ground.material, stage_rng(seed, index, "ground"))),
             lights=self._lights(camera, objects, stage_rng(seed, index, "lights")),
             surface=self._surface(), backdrop=self._backdrop(camera, stage_rng(seed, index, "backdrop")),
-            distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects),
+            distractors=self._distractors(camera, taken, stage_rng(seed, index, "distractors"), objects, placer),
             sensor=self._sensor(stage_rng(seed, index, "sensor")),
             physics_steps=sc.placement.physics.steps if sc.placement.physics else 0,
             dropped=dropped, conditions=list(conditions))
+        if layout is not None:
+            self._environment(frame, layout, index)
         self._weather(frame, stage_rng(seed, index, "weather"))
         self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
         return frame
@@ -187,7 +213,7 @@ class FrameSampler:
             return
         boost, cut, noise = (float(spec.max_boost_ev.sample(rng)), float(spec.max_cut_ev.sample(rng)),
                              float(spec.gain_noise.sample(rng)))
-        key = illuminance_at(self._subject(frame.camera, frame.objects), frame.sun, frame.lights, frame.world)
+        key = frame_illuminance(frame, self._subject(frame.camera, frame.objects))
         ev = auto_exposure_ev(key, boost, cut)
         frame.camera.exposure_ev += ev
         if ev > 0:
@@ -241,6 +267,61 @@ class FrameSampler:
             texture=textures[texture_pick] if mode == "image" else None,
             jitter=jitter if mode == "jitter" else (0.0,) * 5)  # type: ignore[arg-type]
 
+    def _placer(self, layout: Layout, rng: np.random.Generator) -> EnvironmentPlacer:
+        """Supports, walls and obstacles of the layout; along a street, objects stay within placement.area's
+        length (default 40 m) of its middle, where a camera can frame them."""
+        spec = self.scenario.placement
+        supports = list(layout.supports)
+        if layout.type == "street":
+            reach = spec.area[0] / 2 if spec.area else 20.0
+            supports = [s if s.name == "crosswalk" else
+                        Support(s.name, s.centre, (min(s.size[0], 2 * reach), s.size[1]), s.z, s.yaw_deg, s.heading_deg)
+                        for s in supports if s.name != "crosswalk" or abs(s.centre[0]) <= reach]
+        table = next((s for s in layout.supports if s.name == "table"), None)
+        centre = table.centre if table is not None else (0.0, 0.0)
+        return EnvironmentPlacer(supports, layout.walls, layout.obstacles, environment.DEFAULT_SUPPORT[layout.type],
+                                 centre, spec.min_gap, spec.max_tries, rng)
+
+    def _place_in(self, drafts: list[_Draft], placer: EnvironmentPlacer, index: int):
+        """Objects on their supports, classes that others stand on or face first, larger objects first."""
+        order = sorted(range(len(drafts)), key=lambda i: (self._order.get(drafts[i].cls.name, 0),
+                                                          -max(self.bounds[drafts[i].asset.key].size) * drafts[i].scale))
+        positions: list = [d.position for d in drafts]
+        for i in order:
+            draft = drafts[i]
+            if draft.position is not None:
+                continue
+            points = shape_points(self._shape(draft.asset.key)) * draft.scale
+            spot = placer.place(Item(draft.cls, points, draft.rotation))
+            if spot is not None:
+                positions[i], draft.rotation = spot.location, spot.rotation
+        dropped = [drafts[i].cls.name for i, p in enumerate(positions) if p is None]
+        if dropped and self.scenario.placement.on_failure == "error":
+            rules = sorted({f"{d.cls.name}: {d.cls.stands_on or 'default support'}"
+                            + (" against wall" if d.cls.against else "") for d, p in zip(drafts, positions) if p is None})
+            raise PlacementError(
+                f"frame {index}: could not place {len(dropped)} of {len(drafts)} objects in the "
+                f"{self.scenario.environment.type} ({'; '.join(rules)}; {self.scenario.placement.max_tries} tries "
+                f"each); lower the counts or sizes, choose other supports, or set placement.on_failure: drop")
+        return positions, dropped, []
+
+    def _environment(self, frame: FrameSpec, layout: Layout, index: int) -> None:
+        """The frame's view of its layout: lamps on or off (and their glow), materials it may wet."""
+        spec = self.scenario.environment.lamps
+        daylight = daylight_illuminance(frame.sun, frame.world) * layout.daylight_factor
+        on = spec.on == "always" or (spec.on == "auto" and (layout.type != "street" or daylight < 1000.0))
+        materials = copy.deepcopy(layout.materials)
+        for group in layout.lit_groups:
+            if group in materials:
+                materials[group].emission = environment.glow(group, layout) if on else 0.0
+        frame.environment = EnvironmentParams(
+            type=layout.type, layout=index // self.scenario.environment.every, key=layout.key, summary=layout.summary,
+            materials=materials, pieces=layout.pieces, supports=layout.supports, walls=layout.walls,
+            free_space=layout.free_space, obstacles=layout.obstacles, lamps=list(layout.lamps) if on else [],
+            lamps_on=on, daylight_factor=layout.daylight_factor, outdoors=layout.outdoors)
+        if on:
+            frame.lights = frame.lights + list(layout.lamps)
+
     def _place(self, drafts: list[_Draft], rng: np.random.Generator, index: int):
         spec, area = self.scenario.placement, self.area
         footprints = [footprint(self._shape(d.asset.key), d.rotation, d.scale) for d in drafts]
@@ -266,7 +347,7 @@ class FrameSampler:
         return positions, dropped, taken
 
     # ------------------------------------------------------------------ camera
-    def _camera(self, objects: list[ObjectSpec], rng: np.random.Generator) -> CameraParams:
+    def _camera(self, objects: list[ObjectSpec], rng: np.random.Generator, layout: Layout | None = None) -> CameraParams:
         spec = self.scenario.camera
         width, height = self.resolution
         focal = float(spec.focal_length_mm.sample(rng))
@@ -279,11 +360,26 @@ class FrameSampler:
             K = np.array([[spec.K.fx, 0, spec.K.cx], [0, spec.K.fx, spec.K.cy], [0, 0, 1.0]])
             shift = (((width - 1) / 2 - spec.K.cx) / width, (spec.K.cy - (height - 1) / 2) / width)
         centres = self._object_centres(objects)
+        lens = focal, K
         for tries in range(1, spec.max_pose_tries + 1):
-            location, target, roll = self._pose(objects, rng, float(K[0, 0]))
+            focal, K = lens
+            location, target, roll = self._pose(objects, rng, float(K[0, 0]), layout)
+            pixels = None
             if spec.max_object_pixels is not None and objects:
-                location = self._backed_off(location, target, objects, float(K[0, 0]),
-                                            float(spec.max_object_pixels.sample(rng)))
+                pixels = float(spec.max_object_pixels.sample(rng))
+                location = self._backed_off(location, target, objects, float(K[0, 0]), pixels)
+            if layout is not None:  # inside the room or street: never in a wall, a table or an object
+                inside = self._into_free_space(location, target, layout, objects)
+                if inside is None and tries < spec.max_pose_tries:
+                    continue
+                location = inside if inside is not None else location
+                if pixels is not None and self._straddled(location, target, objects) and tries < spec.max_pose_tries:
+                    continue  # an object beside the camera is never small: stand elsewhere
+                if pixels is not None and spec.K is None:  # walls stopped the backing off: zoom out instead
+                    wanted = self._widest_focal(location, target, objects, pixels)
+                    if wanted < K[0, 0]:
+                        focal *= wanted / K[0, 0]
+                        K = intrinsics(focal, spec.sensor_width_mm, width, height)
             if np.linalg.norm(np.asarray(target, float) - np.asarray(location, float)) < 1e-6:
                 raise PlacementError(f"the camera sits on the point it looks at ({np.round(location, 6).tolist()}); "
                                      f"give it a distance from the objects (camera.orbit.distance, camera.fixed)")
@@ -313,13 +409,33 @@ class FrameSampler:
             focus_distance_m=focus, pose_tries=tries, truncated=cut[0] if cut else None,
             truncated_share=cut[1] if cut else None)
 
-    def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator, focal_px: float):
+    def _pose(self, objects: list[ObjectSpec], rng: np.random.Generator, focal_px: float,
+              layout: Layout | None = None):
         name, options = self.scenario.camera.sampler
         sizes = np.array([max(self.bounds[o.asset].size) * o.scale for o in objects], float)
         request = PoseRequest(options, self.scenario.camera, objects, self._object_centres(objects), sizes, focal_px,
-                              self.resolution, rng)
+                              self.resolution, rng, layout.supports if layout is not None else [],
+                              layout.free_space if layout is not None else [])
         pose = CAMERA_POSES.get(name).sample(request)
         return np.asarray(pose.location, float), np.asarray(pose.look_at, float), float(pose.roll_deg)
+
+    def _into_free_space(self, location: np.ndarray, target: np.ndarray, layout: Layout,
+                         objects: list[ObjectSpec]) -> np.ndarray | None:
+        """The point nearest ``location`` on the way to ``target`` where the camera may stand: inside the
+        layout's free space, outside its obstacles and outside every object's bounding sphere."""
+        spheres = [(centre, float(np.linalg.norm(self.bounds[o.asset].size)) * o.scale / 2 + 0.1)
+                   for centre, o in zip(self._object_centres(objects), objects)]
+        for t in np.linspace(1.0, 0.05, 40):
+            point = target + t * (location - target)
+            if not any(np.all(point >= lo) and np.all(point <= hi) for lo, hi in layout.free_space):
+                continue
+            if any(np.all(point >= np.array(lo) - 0.15) and np.all(point <= np.array(hi) + 0.15)
+                   for lo, hi in layout.obstacles):
+                continue
+            if any(float(np.linalg.norm(point - c)) < r for c, r in spheres):
+                continue
+            return point
+        return None
 
     def _truncating(self, location: np.ndarray, target: np.ndarray, roll: float, obj: ObjectSpec, K: np.ndarray,
                     share: float, side: int) -> np.ndarray:
@@ -361,6 +477,26 @@ class FrameSampler:
         depths = (centres - location) @ forward
         needed = focal_px * diameters / pixels + diameters / 2  # the near side of the sphere counts
         return location - forward * max(float(np.max(needed - depths)), 0.0)
+
+    def _straddled(self, location: np.ndarray, target: np.ndarray, objects: list[ObjectSpec]) -> bool:
+        """Whether some object reaches across the camera's image plane (its hull on both sides of it)."""
+        forward = (np.asarray(target, float) - location) / np.linalg.norm(np.asarray(target, float) - location)
+        for obj in objects:
+            points = (shape_points(self._shape(obj.asset)) * obj.scale) @ euler_xyz_matrix(*obj.rotation_euler).T
+            depth = (points + np.array(obj.location) - location) @ forward
+            if depth.min() < 0.05 and depth.max() > 0:
+                return True
+        return False
+
+    def _widest_focal(self, location: np.ndarray, target: np.ndarray, objects: list[ObjectSpec],
+                      pixels: float) -> float:
+        """The focal length in pixels at which every object's bounding sphere spans at most ``pixels``
+        from where the camera stands (the inverse of _backed_off: z f / D)."""
+        forward = (np.asarray(target, float) - location) / np.linalg.norm(np.asarray(target, float) - location)
+        centres = self._object_centres(objects)
+        diameters = np.array([np.linalg.norm(self.bounds[o.asset].size) * o.scale for o in objects])
+        depths = np.maximum((centres - location) @ forward - diameters / 2, 1e-3)
+        return float(np.min(WIDE_ANGLE_MARGIN * pixels * depths / diameters))
 
     def _motion(self, camera: CameraParams, objects: list[ObjectSpec], rng: np.random.Generator) -> None:
         """Motion blur: a shutter time, and horizontal velocities for the camera and each object."""
@@ -499,7 +635,7 @@ class FrameSampler:
 
     # ------------------------------------------------------------------ distractors and sensor
     def _distractors(self, camera: CameraParams, taken: list[Placed], rng: np.random.Generator,
-                     objects: list[ObjectSpec]) -> list[DistractorParams]:
+                     objects: list[ObjectSpec], placer: EnvironmentPlacer | None = None) -> list[DistractorParams]:
         spec = self.scenario.distractors
         if spec is None:
             return []
@@ -526,6 +662,12 @@ class FrameSampler:
                 location = self._occluding(camera, target, ref.key, scale, t, aimed_visibility, aim[2])
             elif near:
                 location = self._in_front_of_camera(camera, u, v, t)
+            elif placer is not None:  # on the environment's default support, clear of everything placed
+                spot = placer.place(Item(Rules("_distractor"), shape_points(self._shape(ref.key)) * np.asarray(scale),
+                                         rotation))
+                if spot is None:
+                    continue
+                location, rotation = spot.location, spot.rotation
             else:
                 (spot,), occupied = scatter([fp], area, self.scenario.placement.min_gap,
                                             self.scenario.placement.max_tries, rng, occupied)
@@ -570,7 +712,7 @@ class FrameSampler:
             return None
         keep = MaterialParams(mode="keep", base_color=(0.5, 0.5, 0.5), hsv=(0.0, 0.0, 0.5), roughness=0.5, metallic=0.0)
         return PropParams(asset=self.assets.surface.key, location=(0.0, 0.0, 0.0), rotation_euler=(0.0, 0.0, 0.0),
-                          scale=(1.0, 1.0, 1.0), material=keep, static=True)
+                          scale=(1.0, 1.0, 1.0), material=keep, static=True, stuff="table")
 
     def _backdrop(self, camera: CameraParams, rng: np.random.Generator) -> PropParams | None:
         """A plane behind the look-at point, facing the camera, filling the background."""
@@ -587,7 +729,7 @@ class FrameSampler:
         facing = look_at_rotation(centre, centre + away)  # its +Z (the plane's normal) points back at the camera
         return PropParams(asset=BACKDROP_ASSET, location=tuple(float(v) for v in centre),
                           rotation_euler=matrix_to_euler_xyz(facing), scale=(size, size, 1.0), material=material,
-                          static=True)
+                          static=True, stuff="wall")
 
     def _weather(self, frame: FrameSpec, rng: np.random.Generator) -> None:
         """Fog, rain and snow: wet or snowy materials everywhere, and falling streaks or flakes in view."""
@@ -601,10 +743,17 @@ class FrameSampler:
                                   height_m=None if fog.height_m is None else float(fog.height_m.sample(rng)))
         wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
         cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
+        env = frame.environment
+        if env is not None and not env.outdoors:
+            return  # indoors: fog may fill the room, but nothing gets rained or snowed on
         materials = [o.material for o in frame.objects] + [p.material for p in solid_props(frame)]
-        for material in materials + [frame.ground.material]:
+        outdoor = list(env.materials.values()) if env is not None else []
+        for material in materials + [frame.ground.material] + outdoor:
             material.wetness, material.snow = wetness, cover
         frame.ground.material.puddles = wetness * 0.5
+        for group in ("road", "sidewalk", "ground"):
+            if env is not None and group in env.materials:
+                env.materials[group].puddles = wetness * 0.5
         if spec.rain is not None and spec.rain.mode == "analytic":
             rate, exposure, wind = (float(spec.rain.rate_mm_h.sample(rng)), float(spec.rain.exposure_s.sample(rng)),
                                     float(spec.rain.wind_mps.sample(rng)))
@@ -651,7 +800,7 @@ class FrameSampler:
             location = self._ray_point(camera, float(x), float(y), float(z))
             frame.snow.append(PropParams(asset=SNOW_ASSET, location=tuple(float(c) for c in location),
                                          rotation_euler=(0.0, 0.0, 0.0), scale=(float(size),) * 2 + (float(size) * 0.6,),
-                                         material=material, hides_labels=True, static=True))
+                                         material=material, hides_labels=True, static=True, stuff="precipitation"))
 
     def _particle(self, camera: CameraParams, rng: np.random.Generator, asset: str,
                   scale: tuple[float, float, float], color: tuple[float, float, float],
@@ -663,7 +812,7 @@ class FrameSampler:
         material = MaterialParams(mode="sampled", base_color=color, hsv=(0.0, 0.0, max(color)), roughness=roughness,
                                   metallic=0.0)
         return PropParams(asset=asset, location=tuple(float(c) for c in location), rotation_euler=tilt,
-                          scale=scale, material=material, hides_labels=hides_labels, static=True)
+                          scale=scale, material=material, hides_labels=hides_labels, static=True, stuff="precipitation")
 
     def _in_front_of_camera(self, camera: CameraParams, u: float, v: float, t: float) -> np.ndarray:
         """A point on the ray through image position (u, v) (fractions), a fraction t of the way to the target."""

@@ -97,9 +97,62 @@ def validate_dataset(out: Path, min_area_px: int = 4) -> ValidationReport:
         report.error("missing-field", _annotation_where(annotation), "missing mask_id")
         annotations.remove(annotation)
     by_image = _annotations_by_image(annotations, coco["images"], coco["categories"], report)
+    stuff = (len(coco["categories"]) + 1, len(coco["categories"]) + len(coco.get("stuff_categories", [])))
+    segments = _panoptic_segments(out, report)
     for image in images:
-        _check_frame(out, image, by_image.get(image["id"], []), min_area_px, report)
+        _check_frame(out, image, by_image.get(image["id"], []), min_area_px, report, stuff)
+        if "panoptic_file" in image:
+            _check_panoptic(out, image, segments.get(image["id"]), by_image.get(image["id"], []), report)
     return report
+
+
+def _panoptic_segments(out: Path, report: ValidationReport) -> dict[Any, list[dict[str, Any]]]:
+    """panoptic.json's segments_info per image id (empty when the dataset has no panoptic output)."""
+    from simgen.dataset.reader import PANOPTIC
+
+    path = out / PANOPTIC
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {entry["image_id"]: entry["segments_info"] for entry in data["annotations"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        report.error("panoptic-json", PANOPTIC, f"not a COCO panoptic file: {exc}")
+        return {}
+
+
+def _check_panoptic(out: Path, image: dict[str, Any], segments: list[dict[str, Any]] | None,
+                    annotations: list[dict[str, Any]], report: ValidationReport) -> None:
+    """Each segment's area equals its pixels in the PNG; ids are unique; things match their masks."""
+    import numpy as np
+
+    from simgen.annotate.stuff import panoptic_ids
+
+    where = image["panoptic_file"]
+    if segments is None:
+        report.error("panoptic-missing", where, "no entry in panoptic.json")
+        return
+    array = _read_png(out, where, (image["height"], image["width"]), PNG_SPECS["panoptic_file"], report)
+    if array is None:
+        return
+    ids = panoptic_ids(array[..., ::-1])
+    listed = [segment["id"] for segment in segments]
+    if len(set(listed)) != len(listed):
+        report.error("panoptic-ids", where, "segment ids repeat")
+    present = set(np.unique(ids).tolist()) - {0}
+    if present != set(listed):
+        report.error("panoptic-ids", where, f"ids in the PNG {sorted(present - set(listed))[:5]} and in "
+                                            f"segments_info {sorted(set(listed) - present)[:5]} differ")
+    areas = np.bincount(ids.ravel() % (1 << 20), minlength=1)
+    masks = {mask_id(a): a for a in annotations}
+    for segment in segments:
+        sid = int(segment["id"])
+        area = int(areas[sid % (1 << 20)]) if sid % (1 << 20) < len(areas) else 0
+        if area != segment.get("area"):
+            report.error("panoptic-area", where, f"segment {sid}: area {segment.get('area')}, {area} px in the PNG")
+        thing = masks.get(sid)
+        if thing is not None and thing["area"] != area:
+            report.error("panoptic-area", where, f"segment {sid}: {area} px, its annotation's mask {thing['area']}")
 
 
 def _annotations_path(out: Path) -> Path:
@@ -174,7 +227,7 @@ def _annotations_by_image(annotations: list[dict[str, Any]], images: list[dict[s
 
 
 def _check_frame(out: Path, image: dict[str, Any], annotations: list[dict[str, Any]], min_area_px: int,
-                 report: ValidationReport) -> None:
+                 report: ValidationReport, stuff: tuple[int, int] = (0, -1)) -> None:
     """The four files of one frame, then each of its annotations against the instance and semantic maps."""
     shape = (image["height"], image["width"])
     pngs = {key: _read_png(out, image[key], shape, spec, report) for key, spec in PNG_SPECS.items() if key in image}
@@ -191,7 +244,8 @@ def _check_frame(out: Path, image: dict[str, Any], annotations: list[dict[str, A
     if instance is not None:
         _check_unlabeled(instance, annotations, image["instance_file"], report)
         if semantic is not None:
-            _check_semantic_background(instance, semantic, image["semantic_file"], report)
+            everywhere = (image.get("params") or {}).get("environment") is not None
+            _check_semantic_background(instance, semantic, image["semantic_file"], report, stuff if everywhere else None)
 
 
 def _read_png(out: Path, relative: str, shape: tuple[int, int], spec: PixelSpec,
@@ -300,10 +354,18 @@ def _check_unlabeled(instance: np.ndarray, annotations: list[dict[str, Any]], wh
 
 
 def _check_semantic_background(instance: np.ndarray, semantic: np.ndarray, where: str,
-                               report: ValidationReport) -> None:
-    stray = int((semantic[instance == 0] != 0).sum())
+                               report: ValidationReport, stuff: tuple[int, int] | None = None) -> None:
+    """Unlabeled pixels are 0; in a frame with an environment, a stuff category (sky included) instead."""
+    background = semantic[instance == 0]
+    if stuff is None:
+        stray = int((background != 0).sum())
+        if stray:
+            report.error("semantic-mismatch", where, f"{stray} background px (instance 0) have a category")
+        return
+    stray = int(((background < stuff[0]) | (background > stuff[1])).sum())
     if stray:
-        report.error("semantic-mismatch", where, f"{stray} background px (instance 0) have a category")
+        report.error("semantic-mismatch", where, f"{stray} px outside labeled objects are not stuff categories "
+                                                 f"{stuff[0]}..{stuff[1]}")
 
 
 # --- the command line -----------------------------------------------------------------------------
