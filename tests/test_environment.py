@@ -26,7 +26,7 @@ ROOM = {
     "classes": [
         {"name": "cabinet", "asset": "primitive:cube", "count": [1, 2], "size_m": [0.6, 1.0], "against": "wall"},
         {"name": "table", "asset": "primitive:cylinder", "count": 1, "size_m": [0.8, 1.0]},
-        {"name": "chair", "asset": "primitive:cube", "count": [1, 3], "size_m": [0.4, 0.5], "facing": "table"},
+        {"name": "chair", "asset": "primitive:cube", "count": [1, 3], "size_m": [0.4, 0.5], "around": "table"},
         {"name": "vase", "asset": "primitive:sphere", "count": [0, 1], "size_m": 0.2, "stands_on": "cabinet"},
     ],
     "camera": {"pose": {"sampler": "inside"}},
@@ -149,27 +149,54 @@ def test_objects_rest_on_supports_and_intersect_nothing(tmp_path, spec):
     assert placed >= 12
 
 
+def objects_of(sampler: FrameSampler, name: str, frames: int = 12):
+    """(frame, object) for every object of class ``name`` in the first frames."""
+    for index in range(frames):
+        frame = sampler.sample(index)
+        yield from ((frame, o) for o in frame.objects if o.class_name == name)
+
+
 def test_against_wall_objects_touch_a_wall_and_face_the_room(tmp_path):
     sampler = make(tmp_path, ROOM)
     seen = 0
-    for index in range(12):
-        frame = sampler.sample(index)
-        for obj in (o for o in frame.objects if o.class_name == "cabinet"):
-            hull = world_hull(sampler, obj)
-            gaps = []
-            for wall in frame.environment.walls:
-                start, end, normal = map(np.asarray, (wall.start, wall.end, wall.normal))
-                along = (end - start) / np.linalg.norm(end - start)
-                u = (hull[:, :2] - start) @ along
-                if u.max() < 0 or u.min() > np.linalg.norm(end - start):
-                    continue
-                gaps.append((float(((hull[:, :2] - start) @ normal).min()), normal))
-            gap, normal = min(gaps, key=lambda g: abs(g[0]))
-            assert 0.0 < gap <= 0.05, f"frame {index}: {gap:.3f} m from the wall"
-            front = math.radians(math.degrees(obj.rotation_euler[2]) + FRONT_ANGLE["-y"])
-            assert np.dot([math.cos(front), math.sin(front)], normal) > 0.999  # its front faces into the room
-            seen += 1
+    for frame, obj in objects_of(sampler, "cabinet"):
+        index = frame.index
+        hull = world_hull(sampler, obj)
+        gaps = []
+        for wall in frame.environment.walls:
+            start, end, normal = map(np.asarray, (wall.start, wall.end, wall.normal))
+            along = (end - start) / np.linalg.norm(end - start)
+            u = (hull[:, :2] - start) @ along
+            if u.max() < 0 or u.min() > np.linalg.norm(end - start):
+                continue
+            gaps.append((float(((hull[:, :2] - start) @ normal).min()), normal))
+        gap, normal = min(gaps, key=lambda g: abs(g[0]))
+        assert 0.0 < gap <= 0.05, f"frame {index}: {gap:.3f} m from the wall"
+        front = math.radians(math.degrees(obj.rotation_euler[2]) + FRONT_ANGLE["-y"])
+        assert np.dot([math.cos(front), math.sin(front)], normal) > 0.999  # its front faces into the room
+        seen += 1
     assert seen >= 6
+
+
+def test_chairs_stand_around_the_table_facing_it(tmp_path):
+    sampler = make(tmp_path, ROOM)
+    chairs = 0
+    for frame, chair in objects_of(sampler, "chair"):
+        tables = [o for o in frame.objects if o.class_name == "table"]
+        table = min(tables, key=lambda t: math.dist(t.location[:2], chair.location[:2]))
+        t_hull, c_hull = world_hull(sampler, table), world_hull(sampler, chair)
+        t_centre, c_centre = (t_hull.min(0) + t_hull.max(0))[:2] / 2, (c_hull.min(0) + c_hull.max(0))[:2] / 2
+        reach = np.linalg.norm(t_hull[:, :2] - t_centre, axis=1).max() + np.linalg.norm(
+            c_hull[:, :2] - c_centre, axis=1).max()
+        gap = float(np.linalg.norm(c_centre - t_centre)) - reach
+        if gap > 0.4 + 1e-9:
+            continue  # the table had no room left around it: placed elsewhere on the floor
+        assert gap >= 0.05 - 1e-9
+        front = math.radians(math.degrees(chair.rotation_euler[2]) + FRONT_ANGLE["-y"])
+        toward = (t_centre - c_centre) / np.linalg.norm(t_centre - c_centre)
+        assert np.dot([math.cos(front), math.sin(front)], toward) > 0.99
+        chairs += 1
+    assert chairs >= 8
 
 
 def test_vehicles_stay_in_their_lane_heading_its_way(tmp_path):

@@ -149,6 +149,9 @@ class ClassSpec(StrictModel):
     facing: str | None = Field(
         None, description="with an environment: turn its front towards 'centre' (of the room or table) or towards "
                           "the nearest object of the class named")
+    around: str | None = Field(
+        None, description="with an environment: stand close around an object of the class named (chairs around a "
+                          "table), on the same support, facing it unless facing says otherwise")
     front: Literal["-y", "+y", "-x", "+x"] = Field(
         "-y", description="the asset's front in its own frame (-y: Blender's front view), for against, facing, lane")
 
@@ -728,6 +731,11 @@ class Scenario(StrictModel):
                                                    "env": env})
                 if support == cls.name:
                     raise PydanticCustomError("stands_on", "class '{cls}' cannot stand on itself", {"cls": cls.name})
+            for field, named in (("facing", cls.facing), ("around", cls.around)):
+                if named is not None and named not in names and not (field == "facing" and named == "centre"):
+                    raise PydanticCustomError(field, "class '{cls}': {field} '{got}': expected a class name"
+                                              "{centre}", {"cls": cls.name, "field": field, "got": named,
+                                                           "centre": " or 'centre'" if field == "facing" else ""})
             if cls.against == "wall" and env not in ("room", "tabletop"):
                 raise PydanticCustomError("against", "class '{cls}': against: wall needs environment type room or "
                                           "tabletop, not {env}", {"cls": cls.name, "env": env})

@@ -31,6 +31,7 @@ class Rules:
     stands_on: str | list[str] | None = None
     against: str | None = None
     facing: str | None = None
+    around: str | None = None
     front: str = "-y"
 
 
@@ -125,8 +126,14 @@ class EnvironmentPlacer:
         supports = self._supports_for(item.cls)
         if not supports and item.cls.against != "wall":
             return None
+        hosts = [s for name, s in self.placed if name == item.cls.around] if item.cls.around else []
         for _ in range(self.max_tries):
-            spot = self._try_wall(item) if item.cls.against == "wall" else self._try_support(item, self._pick(supports))
+            if hosts:
+                spot = self._try_around(item, hosts[int(self.rng.integers(len(hosts)))], supports)
+            elif item.cls.against == "wall":
+                spot = self._try_wall(item)
+            else:
+                spot = self._try_support(item, self._pick(supports))
             if spot is not None and self._clear(spot):
                 self.placed.append((item.cls.name, spot))
                 return spot
@@ -173,6 +180,26 @@ class EnvironmentPlacer:
         if not _inside(support, rotated[:, :2] + spot.location[:2]):
             return None
         return spot
+
+    def _try_around(self, item: Item, host: Spot, supports: list[Support]) -> Spot | None:
+        """Close beside ``host`` (its footprint circle plus 5-40 cm), facing it, on a support that holds it."""
+        rotated = self._extent(item, item.rotation)
+        own = float(np.max(np.linalg.norm(rotated[:, :2] - (rotated[:, :2].min(0) + rotated[:, :2].max(0)) / 2, axis=1)))
+        angle = float(self.rng.uniform(0, 2 * math.pi))
+        distance = host.radius + own + float(self.rng.uniform(0.05, 0.4))
+        centre = host.centre + distance * np.array([math.cos(angle), math.sin(angle)])
+        toward = host.centre - centre
+        yaw = self._facing_yaw(item.cls, centre)
+        if yaw is None:
+            yaw = math.degrees(math.atan2(toward[1], toward[0])) - FRONT_ANGLE[item.cls.front]
+        rotation = _with_yaw(item.rotation, yaw)
+        rotated = self._extent(item, rotation)
+        offset = (rotated[:, :2].min(0) + rotated[:, :2].max(0)) / 2
+        for support in supports:
+            origin = centre - offset
+            if _inside(support, rotated[:, :2] + origin):
+                return self._finish(item, origin, rotation, support.z, support.name)
+        return None
 
     def _try_wall(self, item: Item) -> Spot | None:
         """Back to a random wall (longer walls likelier), front facing into the room, clear of doors."""
@@ -226,7 +253,7 @@ def placement_order(classes: list[ClassSpec]) -> dict[str, int]:
         if cls.name in depth:
             return depth[cls.name]
         refs = [cls.stands_on] if isinstance(cls.stands_on, str) else list(cls.stands_on or [])
-        refs += [cls.facing] if cls.facing else []
+        refs += [name for name in (cls.facing, getattr(cls, "around", None)) if name]
         parents = [c for c in classes if c.name in refs and c.name in names and c.name not in seen]
         depth[cls.name] = 1 + max((level(p, seen | {cls.name}) for p in parents), default=-1)
         return depth[cls.name]

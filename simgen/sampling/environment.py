@@ -96,11 +96,11 @@ def family_material(family: str, rng: np.random.Generator) -> EnvMaterial:
                            brick_m=(2.0 + 2 * u[0], 1.0 + 1.5 * u[1]), mortar_m=0.005 * (u[2] > 0.5), offset=0.0,
                            grain=0.3, grain_scale=25.0 + 30 * u[3], bump=0.2, roughness=0.75 + 0.2 * u[4])
     if family == "plaster":
-        base = hsv_to_linear_rgb(u[0], 0.03 + 0.15 * u[1] ** 2, 0.55 + 0.35 * u[2])
+        base = hsv_to_linear_rgb(0.05 + 0.12 * u[0] if u[4] < 0.7 else u[0], 0.02 + 0.12 * u[1] ** 2, 0.55 + 0.35 * u[2])
         return EnvMaterial(family, base, base, base, grain=0.06, grain_scale=12.0, bump=0.08,
                            roughness=0.85 + 0.1 * u[3])
     if family == "wallpaper":
-        base = hsv_to_linear_rgb(u[0], 0.1 + 0.3 * u[1], 0.5 + 0.4 * u[2])
+        base = hsv_to_linear_rgb(u[0], 0.05 + 0.2 * u[1] ** 2, 0.5 + 0.4 * u[2])
         return EnvMaterial(family, base, base, base, grain=0.04, grain_scale=30.0, bands=0.15 + 0.2 * u[3],
                            bands_scale=6.0 + 14 * u[4], bump=0.02, roughness=0.7)
     if family == "bricks":
