@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +31,19 @@ class FrameArrays:
     instance: np.ndarray  # instance ids
     semantic: np.ndarray  # category ids
     panoptic: np.ndarray | None = None  # RGB panoptic segment ids, when written
+    passes: dict[str, np.ndarray] = field(default_factory=dict)  # render passes outputs asked for, by pass name
+    camera: Any = None  # the frame's CameraParams (K, world_to_camera, stereo baseline), for camera-space outputs
+
+
+@dataclass(frozen=True)
+class RenderPass:
+    """A Cycles pass an output needs: the view-layer switch that turns it on, its layer name in the EXR
+    and its channels. The backend enables and reads whatever the enabled outputs declare."""
+
+    name: str
+    switch: str  # ViewLayer attribute, e.g. use_pass_normal
+    layer: str  # EXR layer, e.g. Normal, "Diffuse Color"
+    channels: str  # e.g. XYZ
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class Output:
     switch: Callable[[Any], bool] | None = None  # labels spec -> on?; None = always written
     pixels: PixelSpec | None = None  # checked by validate when the file is a PNG
     description: str = ""
+    render_pass: RenderPass | None = None  # a pass the backend must render for it
 
     def enabled(self, labels: Any) -> bool:
         return self.switch is None or self.switch(labels)
@@ -126,6 +140,28 @@ def enabled(labels: Any) -> list[Output]:
     return [output for output in OUTPUTS.values() if output.enabled(labels)]
 
 
+def chosen(name: str) -> Callable[[Any], bool]:
+    """The switch of an output a scenario asks for by name in ``labels.outputs`` (several outputs may
+    answer to one name: ``stereo`` writes the right image and the disparity)."""
+    def switch(labels: Any) -> bool:
+        return name in (getattr(labels, "outputs", None) or ())
+
+    switch.chosen_name = name  # type: ignore[attr-defined]
+    return switch
+
+
+def render_passes(labels: Any) -> list[RenderPass]:
+    """The render passes the enabled outputs need, each once."""
+    passes = {output.render_pass.name: output.render_pass for output in enabled(labels) if output.render_pass}
+    return list(passes.values())
+
+
+def optional_names() -> list[str]:
+    """Outputs that ``labels.outputs`` may name."""
+    names = (getattr(output.switch, "chosen_name", None) for output in OUTPUTS.values())
+    return list(dict.fromkeys(name for name in names if name))
+
+
 def folders() -> tuple[str, ...]:
     """Every folder any output writes into."""
     return tuple(dict.fromkeys(output.folder for output in OUTPUTS.values()))
@@ -139,3 +175,7 @@ def always_keys() -> tuple[str, ...]:
 def file_paths(index: int, labels: Any) -> dict[str, str]:
     """COCO images[] key -> path (relative to the dataset) of each file frame ``index`` has."""
     return {output.key: output.path(index, labels) for output in enabled(labels)}
+
+
+import simgen.surface_outputs  # noqa: E402,F401 - normals and albedo register themselves
+import simgen.stereo_outputs  # noqa: E402,F401 - the right camera's image and the disparity

@@ -47,6 +47,9 @@ def image_record(frame: FrameSpec, labels: Any) -> dict[str, Any]:
         "seed": frame.seed,
         "frame_index": frame.index,
         "camera": {"K": frame.camera.K, "world_to_camera": frame.camera.world_to_camera},
+        **({"camera_right": {"K": frame.camera.K, "world_to_camera": frame.camera.right_camera()[0],
+                             "baseline_m": frame.camera.stereo_baseline_m}}
+           if frame.camera.stereo_baseline_m is not None else {}),
         "conditions": list(frame.conditions),
         "params": frame.params(),
     }

@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -49,6 +49,7 @@ class RenderPasses:
 
     depth: np.ndarray  # float32 metres along the camera axis; inf where nothing was hit
     instance: np.ndarray  # int32 instance id per pixel; 0 = background / unlabeled
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # passes outputs asked for (RenderPass.name)
 
 
 # The up axis each importer assumes when a file does not say; glTF, FBX and USD files declare their own.
@@ -166,6 +167,7 @@ class BlenderBackend:
         self._see_through: list[bpy.types.Object] = []
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
+        self._extra_passes: list = []  # simgen.outputs.RenderPass, from enable_passes
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
         self._build_camera()
@@ -675,6 +677,24 @@ class BlenderBackend:
         result.save_render(str(rgb_path))
         return self._read_passes()
 
+    def enable_passes(self, passes: list) -> None:
+        """Render the passes outputs declared (simgen.outputs.RenderPass: a view-layer switch and its EXR layer)."""
+        layer = self.scene.view_layers[0]
+        for render_pass in passes:
+            setattr(layer, render_pass.switch, True)
+        self._extra_passes = list(passes)
+
+    def render_right(self, frame: FrameSpec, rgb_path: Path) -> RenderPasses:
+        """The stereo pair's right view: the camera moved along its own x axis (delta_location, so motion
+        blur keys stay), rendered and saved to ``rgb_path``; returns that view's passes."""
+        _, location = frame.camera.right_camera()
+        self.camera.delta_location = Vector(location) - Vector(frame.camera.location)
+        try:
+            self.render()
+            return self.save_outputs(rgb_path)
+        finally:
+            self.camera.delta_location = (0.0, 0.0, 0.0)
+
     def _read_passes(self) -> RenderPasses:
         channels = {}
         for part in OpenEXR.File(self._exr_path, separate_channels=True).parts:
@@ -683,7 +703,9 @@ class BlenderBackend:
         depth = channels[f"{layer}.Depth.Z"].pixels.astype(np.float32)
         depth[depth >= NO_SURFACE_DEPTH] = np.inf
         instance = np.rint(channels[f"{layer}.Object Index.X"].pixels).astype(np.int32)
-        return RenderPasses(depth=depth, instance=instance)
+        extra = {p.name: np.dstack([channels[f"{layer}.{p.layer}.{c}"].pixels for c in p.channels]).astype(np.float32)
+                 for p in self._extra_passes}
+        return RenderPasses(depth=depth, instance=instance, extra=extra)
 
     def close(self) -> None:
         self._scratch.cleanup()

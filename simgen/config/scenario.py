@@ -347,6 +347,9 @@ class CameraSpec(StrictModel):
         None, description="expose like a camera does: lift or cut the exposure towards a day scene's, within the "
                           "limits of shutter and gain, and add the noise the gain brings (night stays dark and "
                           "grainy instead of lifted to day)")
+    stereo_baseline_m: Positive = Field(default_factory=lambda: constant(0.12),
+                                        description="labels.outputs: [stereo]: the right camera this far along "
+                                                    "the left one's x axis (rectified: same lens and orientation)")
     dof: DepthOfField = Field(default_factory=DepthOfField)
     motion_blur: MotionBlurSpec = Field(default_factory=MotionBlurSpec)
 
@@ -634,6 +637,20 @@ class SensorSpec(StrictModel):
 class LabelSpec(StrictModel):
     """Which instances become training targets, and which extra labels to write."""
 
+    @field_validator("outputs")
+    @classmethod
+    def _known_outputs(cls, names: list[str]) -> list[str]:
+        from simgen.outputs import optional_names
+
+        known = optional_names()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise PydanticCustomError("output", "unknown output '{name}': {hint}available: {all}",
+                                          {"name": name, "hint": hint, "all": ", ".join(known)})
+        return list(dict.fromkeys(names))
+
     min_visibility: float = Field(0.0, ge=0, le=1, description="visible / unoccluded pixels below this are filtered")
     min_area_px: int = Field(1, ge=1, description="visible pixel count below this is filtered")
     filtered: Literal["drop", "ignore"] = Field(
@@ -643,6 +660,10 @@ class LabelSpec(StrictModel):
         "none", description="also write depth as float32 metres (inf = no surface): depth/NNNNNN.npy or .exr")
     keypoint_depth_tolerance_m: float = Field(0.02, gt=0, description="a keypoint counts as visible when the "
                                               "depth pass at its pixel is within this of the keypoint's depth")
+    outputs: list[str] = Field(
+        default_factory=list, description="extra per-frame outputs by name: normals (camera-space, 16-bit PNG), "
+                                          "normals_float (.npy), albedo (diffuse colour), stereo (a right camera's "
+                                          "image and the disparity), and any a plug-in adds")
     panoptic: bool | None = Field(
         None, description="also write COCO panoptic output (panoptic/NNNNNN.png, panoptic.json); default: on "
                           "with an environment, whose every pixel is a thing, a stuff class or sky")

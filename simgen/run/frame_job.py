@@ -25,7 +25,8 @@ from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
-from simgen.outputs import FrameArrays
+from simgen.outputs import FrameArrays, render_passes
+from simgen.stereo_outputs import RIGHT
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.rain import add_rain
 from simgen.postprocess.sensor import apply_sensor_effects
@@ -95,6 +96,7 @@ class FrameRenderer:
         with redirect_output(self.log_path):
             self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
             self.backend.load_assets(eager)
+            self.backend.enable_passes(render_passes(spec.scenario.labels))
         self.geometry = Geometry(spec.assets.all(), self._import)
         for ref in eager:
             self.geometry.add(ref, self.backend.asset_vertices[ref.key])
@@ -132,7 +134,8 @@ class FrameRenderer:
         rendered = self.render_frame(index, self.writer.rgb_staging_path(index))
         labels, passes, seconds = rendered.labels, rendered.passes, rendered.stage_seconds
         start = time.perf_counter()
-        arrays = FrameArrays(labels.depth_mm, passes.depth, labels.instance, labels.semantic, labels.panoptic)
+        arrays = FrameArrays(labels.depth_mm, passes.depth, labels.instance, labels.semantic, labels.panoptic,
+                             passes.extra, rendered.frame.camera)
         labels.record["files"] = self.writer.write_frame(index, arrays, self.spec.scenario.labels)
         seconds["write"] = time.perf_counter() - start
         return FrameResult(index, labels.record, len(rendered.frame.dropped), seconds)
@@ -166,6 +169,11 @@ class FrameRenderer:
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(rgb_path)
+            right = None
+            if frame.camera.stereo_baseline_m is not None:
+                with stage("render"):
+                    right_path = rgb_path.with_name(rgb_path.stem + "_right.png")
+                    right = (right_path, backend.render_right(frame, right_path))
             if needs_label_pass(frame):
                 # blurred, fogged or rained-on RGB: labels come from a clean 1-sample pinhole pass
                 with stage("label_passes"):
@@ -188,6 +196,17 @@ class FrameRenderer:
                                            stage_rng(frame.seed, index, "rain"))
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(rgb_path), image)
+        if right is not None:  # the right view gets the same analytic fog and sensor, not rain (left only)
+            with stage("sensor"):
+                path, right_passes = right
+                image = cv2.imread(str(path))
+                path.unlink(missing_ok=True)
+                if frame.fog and frame.fog.mode == "analytic":
+                    w2c, _ = frame.camera.right_camera()
+                    image = apply_fog(image, right_passes.depth, frame.fog.density, frame.fog.color,
+                                      np.array(frame.camera.K), np.array(w2c), frame.fog.height_m)
+                passes.extra[RIGHT] = apply_sensor_effects(image, frame.sensor,
+                                                           stage_rng(frame.seed, index, "noise_right"))
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
                                     self.keypoints, self.spec.scenario.labels, rain, len(self.spec.scenario.classes))

@@ -110,6 +110,16 @@ class CameraParams:
     truncated_share: float | None = None  # the share of its box asked to lie outside
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
+    stereo_baseline_m: float | None = None  # labels.outputs stereo: the right camera's offset along x
+
+    def right_camera(self) -> tuple[list[list[float]], tuple[float, float, float]]:
+        """The rectified right camera of a stereo pair: its world_to_camera (OpenCV) and location."""
+        assert self.stereo_baseline_m is not None
+        w2c = [list(row) for row in self.world_to_camera]
+        w2c[0][3] -= self.stereo_baseline_m  # x_right = x_left - B in the shared camera axes
+        axis = [self.matrix_world[i][0] for i in range(3)]  # Blender camera +X = OpenCV x, in world axes
+        location = tuple(c + self.stereo_baseline_m * a for c, a in zip(self.location, axis))
+        return w2c, location  # type: ignore[return-value]
 
 
 @dataclass

@@ -204,6 +204,8 @@ class FrameSampler:
             self._environment(frame, layout, index)
         self._weather(frame, stage_rng(seed, index, "weather"))
         self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
+        if "stereo" in sc.labels.outputs:
+            camera.stereo_baseline_m = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
         return frame
 
     def _auto_exposure(self, frame: FrameSpec, rng: np.random.Generator) -> None:

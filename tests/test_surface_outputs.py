@@ -1,0 +1,123 @@
+"""Normals and albedo on the output registry, checked on a real tiny render of the known cube."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from conftest import FIXTURES, render
+from simgen.cli import main
+from simgen.sampling.geometry import euler_xyz_matrix
+
+
+@pytest.fixture(scope="module")
+def cube(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("surface")
+    spec = yaml.safe_load((FIXTURES / "cube.yaml").read_text())
+    spec["render"] = str(FIXTURES / "tiny.yaml")
+    spec["labels"] = {"outputs": ["normals", "normals_float", "albedo"]}
+    spec["classes"][0]["material"] = {"mode": "sampled", "color": {"hue": 0.6, "saturation": 0.8, "value": 0.7},
+                                      "metallic": 0}
+    scene = root / "cube.yaml"
+    scene.write_text(yaml.safe_dump(spec))
+    assert render(scene, root / "out") == 0
+    coco = json.loads((root / "out" / "annotations.json").read_text())
+    return root / "out", coco
+
+
+def test_cube_faces_have_their_normals_in_camera_axes(cube) -> None:
+    out, coco = cube
+    image, = coco["images"]
+    w2c = np.array(image["camera"]["world_to_camera"])
+    normals = np.load(out / image["normals_float_file"])
+    png = cv2.imread(str(out / image["normals_file"]), cv2.IMREAD_UNCHANGED)[..., ::-1].astype(np.float64)
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    inside = cv2.erode((instance == 1).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # no edge pixels
+    rotation = euler_xyz_matrix(0.0, 0.0, math.radians(30))
+    faces = [w2c[:3, :3] @ rotation @ axis for axis in np.vstack([np.eye(3), -np.eye(3)])]
+    seen = 0
+    for face in faces:
+        if face[2] >= 0:
+            continue  # facing away from the camera
+        near = inside & (np.einsum("hwc,c->hw", np.nan_to_num(normals), face) > math.cos(math.radians(10)))
+        if near.sum() < 5:
+            continue
+        angles = np.degrees(np.arccos(np.clip(normals[near] @ face, -1, 1)))
+        assert np.percentile(angles, 95) < 1.0, f"face {face.round(3)}: {np.percentile(angles, 95):.2f} deg"
+        decoded = png[near] / 65535 * 2 - 1
+        assert np.abs(decoded - normals[near]).max() < 1e-4  # the PNG holds the same vectors
+        seen += 1
+    assert seen >= 2, "the camera sees at least two faces of the cube"
+    ground = (instance == 0) & np.isfinite(normals).all(-1)
+    up = w2c[:3, :3] @ np.array([0.0, 0.0, 1.0])
+    assert np.percentile(np.degrees(np.arccos(np.clip(normals[ground] @ up, -1, 1))), 95) < 1.0
+
+
+def test_albedo_is_the_colour_without_light(cube) -> None:
+    out, coco = cube
+    image, = coco["images"]
+    albedo = cv2.imread(str(out / image["albedo_file"]))[..., ::-1].astype(np.float64) / 255
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    inside = cv2.erode((instance == 1).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    linear = np.where(albedo <= 0.04045, albedo / 12.92, ((albedo + 0.055) / 1.055) ** 2.4)
+    wanted = np.array(coco["images"][0]["params"]["objects"][0]["material"]["base_color"])
+    # every face, lit or in shadow, has about the same albedo: its base colour, less the share the glossy
+    # coat reflects (Fresnel, a few per cent, more at grazing angles), while the lit RGB differs by face
+    ratio = linear[inside] / wanted
+    assert 0.85 < ratio.min() and ratio.max() <= 1.01
+    rgb = cv2.imread(str(out / image["file_name"]))[..., ::-1].astype(np.float64)
+    brightness, tone = rgb[inside].sum(-1), linear[inside].sum(-1)
+    assert tone.max() / tone.min() < 1.1 < brightness.max() / brightness.min()
+
+
+def test_outputs_are_chosen_by_name_with_one_clear_error(tmp_path, capsys) -> None:
+    scene = tmp_path / "bad.yaml"
+    scene.write_text("name: x\nclasses: [{name: a, asset: 'primitive:cube'}]\nlabels: {outputs: [normal]}\n")
+    assert main(["check", str(scene)]) == 2
+    assert "bad.yaml:3: labels.outputs: unknown output 'normal': did you mean 'normals'?" in capsys.readouterr().err
+
+
+def test_validate_checks_them(cube, tmp_path) -> None:
+    out, coco = cube
+    assert main(["validate", str(out)]) == 0
+    out = Path(shutil.copytree(out, tmp_path / "copy"))
+    normals = out / coco["images"][0]["normals_file"]
+    cv2.imwrite(str(normals), cv2.imread(str(normals), cv2.IMREAD_UNCHANGED)[..., 0])  # one channel: wrong
+    assert main(["validate", str(out)]) == 1
+
+
+def test_stereo_right_view_is_the_left_shifted_by_the_disparity(tmp_path) -> None:
+    """disparity = f B / Z, and the right image shows at (u - d, v) what the left shows at (u, v)."""
+    spec = yaml.safe_load((FIXTURES / "cube.yaml").read_text())
+    spec["render"] = str(FIXTURES / "tiny.yaml")
+    spec["labels"] = {"outputs": ["stereo"]}
+    spec["camera"]["stereo_baseline_m"] = 0.3
+    spec["classes"][0]["material"] = {"mode": "procedural", "pattern": "checker", "pattern_scale": 4}
+    scene = tmp_path / "stereo.yaml"
+    scene.write_text(yaml.safe_dump(spec))
+    assert render(scene, tmp_path / "out") == 0
+    out = tmp_path / "out"
+    image, = json.loads((out / "annotations.json").read_text())["images"]
+    assert image["camera_right"]["baseline_m"] == 0.3
+    depth = cv2.imread(str(out / image["depth_file"]), cv2.IMREAD_UNCHANGED).astype(np.float64) / 1000
+    shift = cv2.imread(str(out / image["disparity_file"]), cv2.IMREAD_UNCHANGED).astype(np.float64) / 256
+    focal = image["camera"]["K"][0][0]
+    surface = depth > 0
+    assert np.abs(shift[surface] - focal * 0.3 / depth[surface]).max() < 0.5  # within the mm rounding of depth
+    assert np.all(shift[~surface] == 0)
+    left = cv2.imread(str(out / image["file_name"])).astype(np.float64)
+    right = cv2.imread(str(out / image["right_file"])).astype(np.float64)
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    rows, cols = np.nonzero(cv2.erode((instance == 1).astype(np.uint8), np.ones((3, 3), np.uint8)))
+    target = np.rint(cols - shift[rows, cols]).astype(int)
+    ok = (target >= 0) & (target < left.shape[1])
+    warped = np.abs(left[rows[ok], cols[ok]] - right[rows[ok], target[ok]]).mean()
+    unshifted = np.abs(left[rows[ok], cols[ok]] - right[rows[ok], cols[ok]]).mean()
+    assert warped < 0.5 * unshifted, (warped, unshifted)
