@@ -273,3 +273,26 @@ def test_unknown_support_is_one_clear_error(tmp_path):
     path.write_text(yaml.safe_dump(bad))
     with pytest.raises(ScenarioError, match="stands_on 'tabel': expected one of floor"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("kind", ["room", "tabletop", "street"])
+def test_many_layouts_generate_and_hold_together(kind):
+    """Hundreds of seeds and the extremes of every range: each layout builds, its supports lie inside its
+    free space's footprint, and its boxes have positive sizes."""
+    from simgen.config.environment import EnvironmentSpec
+    from simgen.sampling import environment
+
+    specs = [EnvironmentSpec(type=kind), EnvironmentSpec.model_validate({
+        "type": kind, "room": {"width_m": [2.0, 12.0], "depth_m": [2.0, 12.0], "l_shape": 0.5, "windows": [0, 6],
+                               "doors": [0, 3], "lamps": [0, 4]},
+        "street": {"lanes": [1, 8], "sidewalk_m": [1.0, 8.0], "length_m": [60, 400], "building_width_m": [3, 40],
+                   "crosswalks": [0, 4], "signs": [0, 8], "traffic_lights": [0, 4]}})]
+    for spec in specs:
+        for seed in range(150):
+            layout = environment.generate(spec, np.random.default_rng(seed))
+            assert layout is not None and layout.pieces
+            assert all(min(p.size) > 0 for p in layout.pieces)
+            for support in layout.supports:
+                if support.name in ("floor", "table", "sidewalk"):
+                    assert any(lo[0] - 0.3 <= support.centre[0] <= hi[0] + 0.3 and lo[1] - 0.3 <= support.centre[1]
+                               <= hi[1] + 0.3 for lo, hi in layout.free_space)

@@ -443,7 +443,7 @@ def _street(spec: StreetSpec, rng: np.random.Generator, lux: float, kelvin: floa
             face = side * outer
             pieces.append(EnvPiece(group, "building", ((x + x1) / 2, side * (outer + BUILDING_DEPTH_M / 2), tall / 2),
                                    (x1 - x, BUILDING_DEPTH_M, tall)))
-            if min(x1, end) - max(x, -end) > 3.0:
+            if min(x1, end) - max(x, -end) > 4.0:  # room for windows and a 1.2 m door a metre from each corner
                 _facade_windows(pieces, lit, max(x, -end), min(x1, end), face, -side * 0.06, tall, rng, lit_share)
                 door_x = float(rng.uniform(max(x, -end) + 1.0, min(x1, end) - 2.2))
                 pieces.append(EnvPiece("door", "door", (door_x + 0.6, face - side * 0.03, 1.15), (1.2, 0.06, 2.3)))
