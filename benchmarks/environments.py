@@ -3,7 +3,8 @@
 For each type (room, tabletop, street; primitives only, no downloads) with ``every: 1`` (a new
 layout every frame, the worst case): the layout's generation (pure sampling), the scene update
 with the mesh rebuild, and the draft render of the same frames (the raw Cycles render, in the
-same run). Then memory over many scene updates, each a new layout, without rendering.
+same run), beside the same objects and camera on the open ground plane (``environment: open``).
+Then memory over many scene updates, each a new layout, without rendering.
 
     python benchmarks/environments.py --frames 3 --updates 500
 """
@@ -47,14 +48,20 @@ def main() -> None:
     from simgen.sampling import environment
     from simgen.sampling.sampler import FrameSampler, stage_rng
 
-    rows = []
+    rows, open_render = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("room", "tabletop", "street"):
+        for kind, place in [(k, p) for k in ("room", "tabletop", "street") for p in (k, "open")]:
             path = Path(tmp) / f"{kind}.yaml"
+            camera = CAMERAS[kind] if place != "open" else {"orbit": {"distance": [2, 4] if kind != "street" else [8, 16],
+                                                                      "elevation_deg": [10, 40]}}
             path.write_text(yaml.safe_dump({"name": kind, "seed": 1, "frames": 1000, "render": "draft",
-                                            "environment": {"type": kind, "every": 1}, "classes": CLASSES[kind],
-                                            "placement": {"area": [50, 10], "on_failure": "drop"},
-                                            "camera": CAMERAS[kind]}))
+                                            "environment": {"type": place, "every": 1},
+                                            "classes": CLASSES[kind] if place != "open" else [
+                                                {k: v for k, v in c.items() if k not in ("against", "stands_on")}
+                                                for c in CLASSES[kind]],
+                                            "placement": {"area": [50, 10] if kind == "street" else [3, 3],
+                                                          "on_failure": "drop"},
+                                            "camera": camera}))
             scenario, preset, assets = prepare(path, RenderOptions())
             with redirect_output(Path(tmp) / "log"):
                 backend = BlenderBackend(preset, "cpu")
@@ -75,11 +82,15 @@ def main() -> None:
                     start = time.perf_counter()
                     backend.render()
                     render.append(time.perf_counter() - start)
+            if place == "open":
+                open_render[kind] = statistics.median(render)
+                backend.close()
+                continue
             pieces = len(frame.environment.pieces)
             env_cost = statistics.median(sample) + statistics.median(update)
             rows.append((kind, pieces, statistics.median(layout), statistics.median(sample), statistics.median(update),
                          statistics.median(render), env_cost / statistics.median(render)))
-            if kind == "street":  # the biggest layouts: memory over many rebuilds
+            if kind == "street" and args.updates:  # the biggest layouts: memory over many rebuilds
                 import bpy
 
                 before_rss, meshes = rss_mib(), len(bpy.data.meshes)
@@ -94,11 +105,12 @@ def main() -> None:
                       f"meshes {meshes} -> {len(bpy.data.meshes)}")
             backend.close()
     print("| type | boxes | layout (generate) | sample (incl. layout) | scene update (incl. mesh rebuild) | "
-          "draft render | environment / render |")
-    print("|---|---|---|---|---|---|---|")
+          "draft render | environment / render | render / open-ground render |")
+    print("|---|---|---|---|---|---|---|---|")
     for kind, pieces, layout_s, sample_s, update_s, render_s, ratio in rows:
         print(f"| {kind} | {pieces} | {layout_s * 1000:.1f} ms | {sample_s * 1000:.1f} ms | {update_s * 1000:.0f} ms | "
-              f"{render_s:.1f} s | {ratio * 100:.2f} % |")
+              f"{render_s:.1f} s | {ratio * 100:.2f} % | {render_s / open_render[kind]:.2f} "
+              f"({open_render[kind]:.1f} s) |")
 
 
 if __name__ == "__main__":

@@ -252,6 +252,19 @@ def test_params_count_pieces_and_open_scenarios_have_no_environment(tmp_path):
     assert open_frame.environment is None and open_frame.ground.enabled
 
 
+def test_an_intersection_crosses_the_street_with_lanes_both_ways(tmp_path):
+    sampler = make(tmp_path, {**STREET, "environment": {"type": "street", "street": {"intersection": 1.0}}})
+    env = sampler.sample(0).environment
+    headings = sorted({s.heading_deg % 360 for s in env.supports if s.name == "lane"})
+    assert headings == [0.0, 90.0, 180.0, 270.0]
+    assert len(env.free_space) == 2 and env.summary["intersection"]
+    xc = env.summary["intersection_x"]
+    buildings = [p for p in env.pieces if p.stuff == "building"]
+    for piece in buildings:  # no building stands in the crossing's roadway
+        xy, _, _ = piece_rect(piece)
+        assert separated(xy, np.array([[xc - 1, -1], [xc + 1, -1], [xc + 1, 1], [xc - 1, 1]]))
+
+
 def test_night_street_lamps_light_the_road_at_their_illuminance(tmp_path):
     spec = {**STREET, "environment": {"type": "street", "lamps": {"illuminance_lux": 20}},
             "sun": {"illuminance_lux": 0.1}, "world": {"type": "color", "color": [0.0, 0.0, 0.0]}}
@@ -271,7 +284,12 @@ def test_unknown_support_is_one_clear_error(tmp_path):
     bad = {**ROOM, "classes": [{"name": "cup", "asset": "primitive:cube", "stands_on": "tabel"}]}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ScenarioError, match="stands_on 'tabel': expected one of floor"):
+    with pytest.raises(ScenarioError, match=r"bad.yaml:\d+: classes\[0\]\.stands_on: class 'cup': stands_on 'tabel': "
+                                            "expected one of floor"):
+        load_scenario(path)
+    path.write_text(yaml.safe_dump({**bad, "environment": {"type": "open"},
+                                    "classes": [{"name": "cup", "asset": "primitive:cube", "against": "wall"}]}))
+    with pytest.raises(ScenarioError, match=r"classes\[0\]\.against: .*needs environment type room or tabletop"):
         load_scenario(path)
 
 

@@ -17,8 +17,13 @@ from tests.conftest import render
 from tests.test_environment import ROOM, STREET, TABLETOP
 
 
-@pytest.fixture(scope="module", params=[(ROOM, 5), (ROOM, 6), (TABLETOP, 7), (TABLETOP, 8), (STREET, 9), (STREET, 10)],
-                ids=["room-5", "room-6", "tabletop-7", "tabletop-8", "street-9", "street-10"])
+CROSSING = {**STREET, "name": "crossing", "environment": {"type": "street", "street": {"intersection": 1.0}},
+            "camera": {"orbit": {"distance": [15, 30], "elevation_deg": [5, 25]}}}
+
+
+@pytest.fixture(scope="module", params=[(ROOM, 5), (ROOM, 6), (TABLETOP, 7), (TABLETOP, 8), (STREET, 9), (STREET, 10),
+                                        (CROSSING, 11)],
+                ids=["room-5", "room-6", "tabletop-7", "tabletop-8", "street-9", "street-10", "crossing-11"])
 def dataset(request, tmp_path_factory) -> Path:
     spec, seed = request.param
     folder = tmp_path_factory.mktemp(f"{spec['name']}{seed}")

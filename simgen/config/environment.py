@@ -63,6 +63,8 @@ class StreetSpec(StrictModel):
     """A straight street between two rows of buildings: lanes and markings, kerbs and sidewalks,
     crosswalks, street lamps, signs and traffic lights; both ends closed by a cross street's facades."""
 
+    intersection: float = Field(0.4, ge=0, le=1, description="probability that a second street crosses this one "
+                                                              "near its middle")
     lanes: Annotated[IntDist, AfterValidator(lambda d: within(d, 1, 8, "lane count (1..8)"))] = Field(
         default_factory=lambda: Distribution("choice", (2, 2, 3, 4), integer=True))
     lane_width_m: Metres = Field(default_factory=lambda: uniform(3.0, 3.6))

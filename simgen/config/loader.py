@@ -168,7 +168,9 @@ def format_validation_error(path: Path, data: Any, lines: dict[LinePath, int], e
     for item in _most_specific(error.errors(include_url=False), data):
         field_path = data_path(data, item["loc"])
         ctx = item.get("ctx") or {}
-        if item["type"] == "unknown_key":
+        if "at" in ctx:  # a check across sections names the field it is about
+            field_path = tuple(ctx["at"])
+        elif item["type"] == "unknown_key":
             field_path = field_path + (ctx["key"],)
         elif item["type"] == "missing":
             field_path = tuple(item["loc"])

@@ -742,28 +742,31 @@ class Scenario(StrictModel):
         known = {"open": {"ground", "floor"}, "room": {"floor"}, "tabletop": {"floor", "table"},
                  "street": {"road", "lane", "sidewalk", "crosswalk"}}[env]
         names = [c.name for c in self.classes]
-        for cls in self.classes:
+        for index, cls in enumerate(self.classes):
+            at = ("classes", index)
             supports = [cls.stands_on] if isinstance(cls.stands_on, str) else list(cls.stands_on or [])
             for support in supports:
                 if support not in known and support not in names:
                     raise PydanticCustomError(
                         "stands_on", "class '{cls}': stands_on '{got}': expected one of {known} (environment type "
                         "{env}) or a class name", {"cls": cls.name, "got": support, "known": ", ".join(sorted(known)),
-                                                   "env": env})
+                                                   "env": env, "at": (*at, "stands_on")})
                 if support == cls.name:
-                    raise PydanticCustomError("stands_on", "class '{cls}' cannot stand on itself", {"cls": cls.name})
+                    raise PydanticCustomError("stands_on", "class '{cls}' cannot stand on itself",
+                                              {"cls": cls.name, "at": (*at, "stands_on")})
             for field, named in (("facing", cls.facing), ("around", cls.around)):
                 if named is not None and named not in names and not (field == "facing" and named == "centre"):
                     raise PydanticCustomError(field, "class '{cls}': {field} '{got}': expected a class name"
                                               "{centre}", {"cls": cls.name, "field": field, "got": named,
-                                                           "centre": " or 'centre'" if field == "facing" else ""})
+                                                           "centre": " or 'centre'" if field == "facing" else "",
+                                                           "at": (*at, field)})
             if cls.against == "wall" and env not in ("room", "tabletop"):
                 raise PydanticCustomError("against", "class '{cls}': against: wall needs environment type room or "
-                                          "tabletop, not {env}", {"cls": cls.name, "env": env})
+                                          "tabletop, not {env}", {"cls": cls.name, "env": env, "at": (*at, "against")})
         if env != "open" and self.placement.physics is not None:
             raise PydanticCustomError("physics", "placement.physics settles objects on the open ground plane; "
                                       "environment type {env} places them on its supports exactly instead",
-                                      {"env": env})
+                                      {"env": env, "at": ("placement", "physics")})
         return self
 
     @model_validator(mode="after")

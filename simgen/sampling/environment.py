@@ -371,11 +371,8 @@ def _facade_windows(pieces: list[EnvPiece], lit: list[EnvPiece], x0: float, x1: 
         floor_z += 3.2
 
 
-def _street(spec: StreetSpec, rng: np.random.Generator, lux: float, kelvin: float) -> Layout:
-    lanes, lane_w = int(spec.lanes.sample(rng)), float(spec.lane_width_m.sample(rng))
-    walk, length = float(spec.sidewalk_m.sample(rng)), float(spec.length_m.sample(rng))
-    road = lanes * lane_w
-    half, outer, end = road / 2, road / 2 + walk, length / 2
+def _street_materials(spec: StreetSpec, rng: np.random.Generator) -> tuple[dict[str, EnvMaterial], str]:
+    """Every street material group, and which signal lamp is lit."""
     materials = {"road": family_material("asphalt", rng), "sidewalk": family_material("paving", rng),
                  "kerb": family_material("concrete", rng), "marking": family_material("paint", rng),
                  "window": family_material("dark_glass", rng), "window_lit": family_material("dark_glass", rng),
@@ -390,7 +387,14 @@ def _street(spec: StreetSpec, rng: np.random.Generator, lux: float, kelvin: floa
     for colour, rgb in (("red", (1.0, 0.05, 0.02)), ("amber", (1.0, 0.45, 0.0)), ("green", (0.1, 1.0, 0.3))):
         materials[f"signal_{colour}"] = EnvMaterial("lamp", (0.05, 0.05, 0.05), (0.05,) * 3, (0.05,) * 3,  # type: ignore
                                                     roughness=0.2, emission_color=rgb)
-    lit_colour = ("red", "amber", "green")[int(rng.integers(3))]
+    return materials, ("red", "amber", "green")[int(rng.integers(3))]
+
+
+def _street_arm(spec: StreetSpec, rng: np.random.Generator, lanes: int, lane_w: float, walk: float, length: float,
+                lux: float, kelvin: float) -> Layout:
+    """One straight street along x, centred on the origin, closed at both ends by facades."""
+    road = lanes * lane_w
+    half, outer, end = road / 2, road / 2 + walk, length / 2
     pieces = [EnvPiece("road", "road", (0.0, 0.0, -0.1), (length, road, 0.2))]
     for side in (-1, 1):
         pieces.append(EnvPiece("kerb", "sidewalk", (0.0, side * (half + KERB[1] / 2), (KERB[0] - 0.2) / 2),
@@ -493,9 +497,97 @@ def _street(spec: StreetSpec, rng: np.random.Generator, lux: float, kelvin: floa
     summary = {"lanes": lanes, "lane_width_m": round(lane_w, 3), "sidewalk_m": round(walk, 3),
                "length_m": round(length, 1), "crosswalks": len(crossings), "lamps": len(lamps),
                "lowest_building_m": round(lowest, 2)}
-    layout = Layout("street", pieces, materials, supports, [], free, obstacles, lamps, summary, 1.0,
-                    ("lamp", "window_lit", f"signal_{lit_colour}"), outdoors=True)
-    return layout
+    return Layout("street", pieces, {}, supports, [], free, obstacles, lamps, summary, 1.0, (), outdoors=True)
+
+
+SPLIT_GROUPS = ("road", "kerb", "sidewalk", "marking", "centre_line", *(f"building.{k}" for k in range(4)))
+
+
+def _cut(layout: Layout, lo: float, hi: float, groups: set[str], supports: set[str]) -> None:
+    """Take the span lo < x < hi out of the named groups and supports (an arm's own frame): long boxes
+    (road, kerbs, buildings) are split in two, small ones (windows, posts, lamps) that reach into it go,
+    and so do the lamps and obstacles there."""
+    kept = []
+    for piece in layout.pieces:
+        x0, x1 = piece.centre[0] - piece.size[0] / 2, piece.centre[0] + piece.size[0] / 2
+        if piece.group not in groups or x1 <= lo or x0 >= hi:
+            kept.append(piece)
+            continue
+        if piece.group in SPLIT_GROUPS:
+            for a, b in ((x0, lo), (hi, x1)):
+                if b - a > 1e-6:
+                    kept.append(EnvPiece(piece.group, piece.stuff, ((a + b) / 2, *piece.centre[1:]),
+                                         (b - a, *piece.size[1:]), piece.yaw_deg))
+    layout.pieces = kept
+    cut = []
+    for support in layout.supports:
+        x0, x1 = support.centre[0] - support.size[0] / 2, support.centre[0] + support.size[0] / 2
+        if support.name not in supports or x1 <= lo or x0 >= hi:
+            cut.append(support)
+            continue
+        for a, b in ((x0, lo), (hi, x1)):
+            if b - a > 0.5:
+                cut.append(Support(support.name, ((a + b) / 2, support.centre[1]), (b - a, support.size[1]), support.z,
+                                   support.yaw_deg, support.heading_deg))
+    layout.supports = cut
+    if "lamp" in groups:
+        layout.lamps = [lamp for lamp in layout.lamps if not lo < lamp.location[0] < hi]
+        layout.obstacles = [box for box in layout.obstacles if box[1][0] <= lo or box[0][0] >= hi]
+
+
+def _turned(layout: Layout, x_offset: float) -> None:
+    """The arm turned a quarter to the left (its x along y) and moved to x = x_offset."""
+    def point(x: float, y: float) -> tuple[float, float]:
+        return (x_offset - y, x)
+
+    layout.pieces = [EnvPiece(p.group, p.stuff, (*point(*p.centre[:2]), p.centre[2]), p.size, p.yaw_deg + 90.0)
+                     for p in layout.pieces]
+    layout.supports = [Support(s.name, point(*s.centre), s.size, s.z, s.yaw_deg + 90.0,
+                               None if s.heading_deg is None else s.heading_deg + 90.0) for s in layout.supports]
+    layout.lamps = [LightParams(l.type, (*point(*l.location[:2]), l.location[2]), (*point(*l.target[:2]), l.target[2]),
+                                l.power_w, l.color_temperature_k, l.color, l.size_m, l.spot_angle_deg)
+                    for l in layout.lamps]
+
+    def box(b: tuple[Vec3, Vec3]) -> tuple[Vec3, Vec3]:
+        (x0, y0), (x1, y1) = point(b[0][0], b[0][1]), point(b[1][0], b[1][1])
+        return ((min(x0, x1), min(y0, y1), b[0][2]), (max(x0, x1), max(y0, y1), b[1][2]))
+
+    layout.obstacles = [box(b) for b in layout.obstacles]
+    layout.free_space = [box(b) for b in layout.free_space]
+
+
+def _street(spec: StreetSpec, rng: np.random.Generator, lux: float, kelvin: float) -> Layout:
+    """A straight street, or (``intersection``) one crossed by a second street near its middle."""
+    lanes, lane_w = int(spec.lanes.sample(rng)), float(spec.lane_width_m.sample(rng))
+    walk, length = float(spec.sidewalk_m.sample(rng)), float(spec.length_m.sample(rng))
+    crossing, where, cross_length = rng.random() < spec.intersection, float(rng.uniform(-0.1, 0.1)), float(
+        rng.uniform(80.0, 160.0))
+    materials, lit_colour = _street_materials(spec, rng)
+    main = _street_arm(spec, rng, lanes, lane_w, walk, length, lux, kelvin)
+    main.materials = materials
+    main.lit_groups = ("lamp", "window_lit", f"signal_{lit_colour}")
+    if crossing:
+        half, outer = lanes * lane_w / 2, lanes * lane_w / 2 + walk
+        xc = where * length
+        small = {g for g in materials if not g.startswith("building") and g not in ("road",)}
+        _cut(main, xc - half, xc + half, {"kerb", "sidewalk", "marking", "centre_line"}, {"sidewalk", "crosswalk"})
+        _cut(main, xc - outer, xc + outer, small - {"kerb", "sidewalk", "marking", "centre_line"} | {
+            f"building.{k}" for k in range(4)}, set())
+        cross = _street_arm(spec, rng, lanes, lane_w, walk, cross_length, lux, kelvin)
+        _cut(cross, -half, half, {"road", "marking", "centre_line"}, {"road", "crosswalk"})
+        _cut(cross, -outer, outer, small, {"sidewalk"})
+        _cut(cross, -outer - BUILDING_DEPTH_M, outer + BUILDING_DEPTH_M, set(materials) - {"road"} - small | {
+            "window", "window_lit", "door"}, set())
+        _turned(cross, xc)
+        main.pieces += cross.pieces
+        main.supports += cross.supports
+        main.lamps += cross.lamps
+        main.obstacles += cross.obstacles
+        main.free_space += cross.free_space
+        main.summary.update(intersection_x=round(xc, 2), cross_length_m=round(cross_length, 1))
+    main.summary["intersection"] = crossing
+    return main
+
 
 
 def glow(group: str, layout: Layout) -> float:
