@@ -503,33 +503,34 @@ def _street_arm(spec: StreetSpec, rng: np.random.Generator, lanes: int, lane_w: 
 SPLIT_GROUPS = ("road", "kerb", "sidewalk", "marking", "centre_line", *(f"building.{k}" for k in range(4)))
 
 
+def _remainders(centre: float, size: float, lo: float, hi: float, least: float) -> list[tuple[float, float]] | None:
+    """The parts of a span (centre, size) outside (lo, hi) longer than ``least``; None when it misses it."""
+    x0, x1 = centre - size / 2, centre + size / 2
+    if x1 <= lo or x0 >= hi:
+        return None
+    return [(a, b) for a, b in ((x0, min(x1, lo)), (max(x0, hi), x1)) if b - a > least]
+
+
 def _cut(layout: Layout, lo: float, hi: float, groups: set[str], supports: set[str]) -> None:
     """Take the span lo < x < hi out of the named groups and supports (an arm's own frame): long boxes
     (road, kerbs, buildings) are split in two, small ones (windows, posts, lamps) that reach into it go,
     and so do the lamps and obstacles there."""
-    kept = []
+    pieces = []
     for piece in layout.pieces:
-        x0, x1 = piece.centre[0] - piece.size[0] / 2, piece.centre[0] + piece.size[0] / 2
-        if piece.group not in groups or x1 <= lo or x0 >= hi:
-            kept.append(piece)
-            continue
-        if piece.group in SPLIT_GROUPS:
-            for a, b in ((x0, lo), (hi, x1)):
-                if b - a > 1e-6:
-                    kept.append(EnvPiece(piece.group, piece.stuff, ((a + b) / 2, *piece.centre[1:]),
-                                         (b - a, *piece.size[1:]), piece.yaw_deg))
-    layout.pieces = kept
-    cut = []
+        parts = _remainders(piece.centre[0], piece.size[0], lo, hi, 1e-6) if piece.group in groups else None
+        if parts is None:
+            pieces.append(piece)
+        elif piece.group in SPLIT_GROUPS:
+            pieces += [EnvPiece(piece.group, piece.stuff, ((a + b) / 2, *piece.centre[1:]), (b - a, *piece.size[1:]),
+                                piece.yaw_deg) for a, b in parts]
+    layout.pieces = pieces
+    kept = []
     for support in layout.supports:
-        x0, x1 = support.centre[0] - support.size[0] / 2, support.centre[0] + support.size[0] / 2
-        if support.name not in supports or x1 <= lo or x0 >= hi:
-            cut.append(support)
-            continue
-        for a, b in ((x0, lo), (hi, x1)):
-            if b - a > 0.5:
-                cut.append(Support(support.name, ((a + b) / 2, support.centre[1]), (b - a, support.size[1]), support.z,
-                                   support.yaw_deg, support.heading_deg))
-    layout.supports = cut
+        parts = _remainders(support.centre[0], support.size[0], lo, hi, 0.5) if support.name in supports else None
+        kept += [support] if parts is None else [
+            Support(support.name, ((a + b) / 2, support.centre[1]), (b - a, support.size[1]), support.z,
+                    support.yaw_deg, support.heading_deg) for a, b in parts]
+    layout.supports = kept
     if "lamp" in groups:
         layout.lamps = [lamp for lamp in layout.lamps if not lo < lamp.location[0] < hi]
         layout.obstacles = [box for box in layout.obstacles if box[1][0] <= lo or box[0][0] >= hi]
