@@ -51,6 +51,7 @@ def _link(source: Path, target: Path) -> None:
     if not source.is_file():
         raise OutputError(f"{source} is missing; rerun that shard's 'simgen render' command to complete it")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)  # an output's folder exists once it has files
         target.unlink(missing_ok=True)
         try:
             os.link(source, target)

@@ -188,11 +188,18 @@ class DatasetWriter:
 
     def __init__(self, out: Path):
         self.out = out
-        for sub in SUBDIRS:
-            try:
-                (out / sub).mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise as_output_error(exc, out / sub) from None
+        self._made: set[Path] = set()
+        self._folder(out / "images")  # at once: an unwritable OUT fails before any render
+
+    def _folder(self, path: Path) -> None:
+        """Make an output's folder the first time it is written to (only the outputs a run writes get one)."""
+        if path in self._made:
+            return
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise as_output_error(exc, path) from None
+        self._made.add(path)
 
     def repair(self) -> JournalScan:
         """After a crash: cut a half-written last journal line, set damaged lines aside in
@@ -237,6 +244,7 @@ class DatasetWriter:
                 rendered.append(relative)
                 continue
             data = output.encode(arrays, output.extension(labels))
+            self._folder((self.out / relative).parent)
             atomic_write_bytes(self.out / relative, data)
             files[relative] = fingerprint(data)
         for relative in rendered:
