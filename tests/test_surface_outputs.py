@@ -14,6 +14,7 @@ import yaml
 
 from conftest import FIXTURES, render
 from simgen.cli import main
+from simgen.nir_output import NIR_SCALE
 from simgen.sampling.geometry import euler_xyz_matrix
 
 
@@ -121,3 +122,38 @@ def test_stereo_right_view_is_the_left_shifted_by_the_disparity(tmp_path) -> Non
     warped = np.abs(left[rows[ok], cols[ok]] - right[rows[ok], target[ok]]).mean()
     unshifted = np.abs(left[rows[ok], cols[ok]] - right[rows[ok], cols[ok]]).mean()
     assert warped < 0.5 * unshifted, (warped, unshifted)
+
+
+def nir_view(tmp_path: Path, distance: float) -> float:
+    """Mean NIR value over the face of a cube (reflectance 0.5) facing the camera, lit only by the
+    camera's illuminator (no sun, sky or ground)."""
+    scene = tmp_path / f"nir{distance}.yaml"
+    scene.write_text(yaml.safe_dump({
+        "name": "nir", "seed": 1, "frames": 1, "render": str(FIXTURES / "tiny.yaml"),
+        "classes": [{"name": "cube", "asset": "primitive:cube", "count": 1, "position": {"x": 0, "y": 0, "z": 1},
+                     "rotation_deg": {"x": 0, "y": 0, "z": 0}, "nir_reflectance": 0.5}],
+        "camera": {"focal_length_mm": 50, "fixed": {"location": [0, -distance, 1], "look_at": [0, 0, 1]},
+                   "nir": {"illuminator_w": 5, "offset_m": 0, "sun_share": 0, "sky_share": 0}},
+        "sun": None, "world": {"type": "color", "color": [0, 0, 0], "strength": 0}, "ground": {"enabled": False},
+        "labels": {"outputs": ["nir"]}}))
+    out = tmp_path / f"out{distance}"
+    assert render(scene, out) == 0
+    image, = json.loads((out / "annotations.json").read_text())["images"]
+    nir = cv2.imread(str(out / image["nir_file"]), cv2.IMREAD_UNCHANGED).astype(np.float64)
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    face = cv2.erode((instance == 1).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    near_cube = cv2.dilate((instance == 1).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert face.sum() > 20 and np.all(nir[~near_cube] == 0)  # nothing else is lit (edge pixels are partly cube)
+    height, width = nir.shape
+    centre = nir[height // 2 - 4:height // 2 + 4, width // 2 - 4:width // 2 + 4]  # on the beam's axis
+    assert face[height // 2 - 4:height // 2 + 4, width // 2 - 4:width // 2 + 4].all()
+    return float(centre.mean())
+
+
+def test_nir_falls_with_the_square_of_the_illuminators_distance(tmp_path) -> None:
+    """A Lambertian face 1.5 m and 2.5 m from the illuminator at the lens: its image brightness (radiance)
+    follows the irradiance, 1 / d^2, within 5 %."""
+    near, far = nir_view(tmp_path, 2.0), nir_view(tmp_path, 3.0)
+    assert near / far == pytest.approx((2.5 / 1.5) ** 2, rel=0.05)
+    # and its level: radiance = reflectance x (P / 4 pi) / d^2 / pi, in the PNG's documented scale
+    assert near == pytest.approx(0.5 * 5 / (4 * math.pi) / 1.5 ** 2 / math.pi * NIR_SCALE, rel=0.05)

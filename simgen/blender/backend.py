@@ -137,6 +137,21 @@ def _normalise(mesh: bpy.types.Mesh, ref: AssetRef, suffix: str) -> None:
     mesh.update()
 
 
+def _reflectance_material(name: str, prop: str) -> bpy.types.Material:
+    """A diffuse grey whose reflectance is each object's custom property ``prop`` (one material for all)."""
+    material = bpy.data.materials.new(name)
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    for node in list(nodes):
+        if node.type != "OUTPUT_MATERIAL":
+            nodes.remove(node)
+    attribute = nodes.new("ShaderNodeAttribute")
+    attribute.attribute_type, attribute.attribute_name = "OBJECT", prop
+    diffuse = nodes.new("ShaderNodeBsdfDiffuse")
+    links.new(attribute.outputs["Fac"], diffuse.inputs["Color"])
+    links.new(diffuse.outputs["BSDF"], nodes["Material Output"].inputs["Surface"])
+    return material
+
+
 class BlenderBackend:
     """A long-lived Blender scene that renders FrameSpecs."""
 
@@ -168,6 +183,8 @@ class BlenderBackend:
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self._extra_passes: list = []  # simgen.outputs.RenderPass, from enable_passes
+        self._nir_material: bpy.types.Material | None = None  # made on first use, with the illuminator
+        self._illuminator: bpy.types.Object | None = None
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
         self._build_camera()
@@ -694,6 +711,62 @@ class BlenderBackend:
             return self.save_outputs(rgb_path)
         finally:
             self.camera.delta_location = (0.0, 0.0, 0.0)
+
+    def render_nir(self, frame: FrameSpec) -> np.ndarray:
+        """The frame seen by a near-infrared camera: one grey diffuse material for everything, each object's
+        reflectance read from its ``nir`` property; the sun, sky and lamps at their NIR shares; an
+        illuminator beside the lens. Returns linear radiance (H, W) float32; the scene is restored."""
+        params = frame.nir
+        assert params is not None
+        layer = self.scene.view_layers[0]
+        if self._nir_material is None:
+            self._nir_material = _reflectance_material("simgen_nir", "nir")
+            data = bpy.data.lights.new("simgen_illuminator", "SPOT")
+            self._illuminator = bpy.data.objects.new("simgen_illuminator", data)
+            self.scene.collection.objects.link(self._illuminator)
+        for obj, value in zip(self._shown_objects, params.objects):
+            obj["nir"] = value
+        for obj, value in zip(self._shown_distractors, params.props):
+            obj["nir"] = value
+        for pool in self._weather_pools.values():
+            for obj in pool:
+                obj["nir"] = 0.5
+        self.ground["nir"] = params.ground
+        self.environment.set_property("nir", params.environment)
+        lights = [obj for obj in self._lights if not obj.hide_render]
+        saved = (self.sun.data.energy, [obj.data.energy for obj in lights], self.world.strength)
+        self.sun.data.energy *= params.sun_share
+        for obj in lights:
+            obj.data.energy *= params.lamp_share
+        self.world.strength = saved[2] * params.sky_share
+        beam = self._illuminator
+        matrix = Matrix(frame.camera.matrix_world)
+        beam.matrix_world = Matrix.Translation(matrix.col[0].xyz * params.offset_m) @ matrix  # lights shine along -Z
+        beam.data.energy, beam.data.spot_size = params.illuminator_w, math.radians(params.cone_deg)
+        beam.data.spot_blend, beam.data.shadow_soft_size = 0.15, 0.01
+        beam.hide_render = False
+        layer.material_override = self._nir_material
+        render = self.scene.render
+        try:
+            # a persistent Cycles session keeps the frame's shaders: drop it so the override is synced
+            render.use_persistent_data = False
+            render.use_persistent_data = True
+            self.render()
+            self._save_exr()
+            channels = {}
+            for part in OpenEXR.File(self._exr_path, separate_channels=True).parts:
+                channels.update(part.channels)
+            rgb = [channels[f"{layer.name}.Combined.{c}"].pixels for c in "RGB"]
+            return np.mean(rgb, axis=0).astype(np.float32)
+        finally:
+            layer.material_override = None
+            render.use_persistent_data = False  # and again, so the label passes see the frame's own shaders
+            render.use_persistent_data = True
+            beam.hide_render = True
+            self.sun.data.energy = saved[0]
+            for obj, energy in zip(lights, saved[1]):
+                obj.data.energy = energy
+            self.world.strength = saved[2]
 
     def _read_passes(self) -> RenderPasses:
         channels = {}

@@ -147,6 +147,11 @@ class EnvironmentBuilder:
             if not obj.hide_render:
                 self._surface(group).apply(env.materials[group])
 
+    def set_property(self, name: str, by_group: dict[str, float]) -> None:
+        """A custom property on each group's object (the NIR view's reflectance)."""
+        for (group, _), obj in self._objects.items():
+            obj[name] = by_group.get(group, 0.4)
+
     def _surface(self, group: str) -> EnvSurface:
         if group not in self._surfaces:
             self._surfaces[group] = EnvSurface(f"simgen_env.{group}")

@@ -60,6 +60,15 @@ class World:
         self._background.inputs["Strength"].default_value = params.strength
         self._fog.apply(fog if fog is not None and fog.mode == "volume" else None, camera_location)
 
+    @property
+    def strength(self) -> float:
+        """The background's strength (the NIR view scales it by the sky's infrared share)."""
+        return float(self._background.inputs["Strength"].default_value)
+
+    @strength.setter
+    def strength(self, value: float) -> None:
+        self._background.inputs["Strength"].default_value = value
+
     def detach_volume(self) -> bool:
         """Take the fog volume out (for label passes); returns whether it was in."""
         return self._fog.show(False)

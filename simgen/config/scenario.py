@@ -152,6 +152,9 @@ class ClassSpec(StrictModel):
     around: str | None = Field(
         None, description="with an environment: stand close around an object of the class named (chairs around a "
                           "table), on the same support, facing it unless facing says otherwise")
+    nir_reflectance: Share | None = Field(
+        None, description="reflectance at 850 nm for labels.outputs: [nir] (default: from the material, see "
+                          "simgen/sampling/nir.py)")
     front: Literal["-y", "+y", "-x", "+x"] = Field(
         "-y", description="the asset's front in its own frame (-y: Blender's front view), for against, facing, lane")
 
@@ -300,6 +303,21 @@ def _pose_sampler(pose: dict[str, Any]) -> tuple[str, Any]:
                                   {"name": name, "where": f"{where}: " if where else "", "message": first["msg"]}) from None
 
 
+class NirSpec(StrictModel):
+    """A near-infrared camera (``labels.outputs: [nir]``): monochrome, lit by its own illuminator beside
+    the lens plus the infrared share of the sun, sky and lamps; surfaces by their NIR reflectance."""
+
+    illuminator_w: NonNegative = Field(default_factory=lambda: uniform(2.0, 8.0),
+                                       description="the active illuminator's radiant power (Blender W)")
+    cone_deg: Positive = Field(default_factory=lambda: constant(90.0), description="its beam's full angle")
+    offset_m: float = Field(0.05, ge=0, le=10, description="beside the lens, along the camera's x axis")
+    sun_share: NonNegative = Field(default_factory=lambda: constant(0.5),
+                                   description="the sun's power in the camera's NIR band, as a share of its visible")
+    sky_share: NonNegative = Field(default_factory=lambda: constant(0.3), description="likewise for the sky")
+    lamp_share: NonNegative = Field(default_factory=lambda: constant(0.05),
+                                    description="likewise for lamps (LEDs give almost none, halogen a lot)")
+
+
 class AutoExposureSpec(StrictModel):
     """A camera's automatic exposure for the illuminance where it looks (see simgen/sampling/photometry.py)."""
 
@@ -347,6 +365,7 @@ class CameraSpec(StrictModel):
         None, description="expose like a camera does: lift or cut the exposure towards a day scene's, within the "
                           "limits of shutter and gain, and add the noise the gain brings (night stays dark and "
                           "grainy instead of lifted to day)")
+    nir: NirSpec = Field(default_factory=NirSpec, description="the near-infrared camera of labels.outputs: [nir]")
     stereo_baseline_m: Positive = Field(default_factory=lambda: constant(0.12),
                                         description="labels.outputs: [stereo]: the right camera this far along "
                                                     "the left one's x axis (rectified: same lens and orientation)")
@@ -663,7 +682,8 @@ class LabelSpec(StrictModel):
     outputs: list[str] = Field(
         default_factory=list, description="extra per-frame outputs by name: normals (camera-space, 16-bit PNG), "
                                           "normals_float (.npy), albedo (diffuse colour), stereo (a right camera's "
-                                          "image and the disparity), and any a plug-in adds")
+                                          "image and the disparity), nir (a near-infrared camera), and any a "
+                                          "plug-in adds")
     panoptic: bool | None = Field(
         None, description="also write COCO panoptic output (panoptic/NNNNNN.png, panoptic.json); default: on "
                           "with an environment, whose every pixel is a thing, a stuff class or sky")

@@ -26,6 +26,7 @@ from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
 from simgen.outputs import FrameArrays, render_passes
+from simgen.nir_output import NIR
 from simgen.stereo_outputs import RIGHT
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.rain import add_rain
@@ -169,6 +170,10 @@ class FrameRenderer:
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(rgb_path)
+            infrared = None
+            if frame.nir is not None:
+                with stage("render"):
+                    infrared = backend.render_nir(frame)
             right = None
             if frame.camera.stereo_baseline_m is not None:
                 with stage("render"):
@@ -196,6 +201,8 @@ class FrameRenderer:
                                            stage_rng(frame.seed, index, "rain"))
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(rgb_path), image)
+        if infrared is not None:
+            passes.extra[NIR] = infrared
         if right is not None:  # the right view gets the same analytic fog and sensor, not rain (left only)
             with stage("sensor"):
                 path, right_passes = right

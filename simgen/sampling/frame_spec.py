@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simgen.sampling.nir import NirParams
 
 Vec3 = tuple[float, float, float]
 CONTRAST_LN = math.log(20.0)  # visibility: the distance over which contrast falls to 5 % (Koschmieder)
@@ -291,6 +294,7 @@ class FrameSpec:
     fog: FogParams | None = None
     rainfall: RainfallParams | None = None
     environment: EnvironmentParams | None = None
+    nir: "NirParams | None" = None  # labels.outputs nir: the near-infrared view's light and reflectances
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 

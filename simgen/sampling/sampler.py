@@ -32,7 +32,7 @@ from simgen.sampling.geometry import (
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling import snowfall
 from simgen.sampling.camera_poses import PoseRequest
-from simgen.sampling import environment
+from simgen.sampling import environment, nir
 from simgen.sampling.environment import Layout
 from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placement_order
 from simgen.sampling.photometry import auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_strength
@@ -204,9 +204,26 @@ class FrameSampler:
             self._environment(frame, layout, index)
         self._weather(frame, stage_rng(seed, index, "weather"))
         self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
+        if "nir" in sc.labels.outputs:
+            frame.nir = self._nir(frame, stage_rng(seed, index, "nir"))
         if "stereo" in sc.labels.outputs:
             camera.stereo_baseline_m = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
         return frame
+
+    def _nir(self, frame: FrameSpec, rng: np.random.Generator) -> nir.NirParams:
+        """The near-infrared view: its illuminator and light shares, and every surface's reflectance."""
+        spec = self.scenario.camera.nir
+        params = nir.NirParams(*(float(d.sample(rng)) for d in (spec.illuminator_w, spec.cone_deg)), spec.offset_m,
+                               *(float(d.sample(rng)) for d in (spec.sun_share, spec.sky_share, spec.lamp_share)))
+        classes = {c.name: c for c in self.scenario.classes}
+        for obj in frame.objects:
+            given = classes[obj.class_name].nir_reflectance
+            params.objects.append(float(given.sample(rng)) if given is not None else nir.reflectance(obj.material))
+        params.props = [nir.reflectance(p.material) for p in solid_props(frame)]
+        params.ground = nir.reflectance(frame.ground.material)
+        if frame.environment is not None:
+            params.environment = {g: nir.family_reflectance(m) for g, m in frame.environment.materials.items()}
+        return params
 
     def _auto_exposure(self, frame: FrameSpec, rng: np.random.Generator) -> None:
         """Exposure for the light where the camera looks, within the camera's limits; the gain shows as noise."""
