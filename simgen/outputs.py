@@ -180,3 +180,4 @@ def file_paths(index: int, labels: Any) -> dict[str, str]:
 import simgen.surface_outputs  # noqa: E402,F401 - normals and albedo register themselves
 import simgen.stereo_outputs  # noqa: E402,F401 - the right camera's image and the disparity
 import simgen.nir_output  # noqa: E402,F401 - a near-infrared camera
+import simgen.thermal_output  # noqa: E402,F401 - a radiometric thermal camera

@@ -230,7 +230,7 @@ def test_merge_carries_every_optional_output(tmp_path: Path, capsys) -> None:
     from simgen.outputs import OUTPUTS
 
     scenario = tmp_path / "all_outputs.yaml"
-    scenario.write_text(QUICKSTART.read_text() + "\nlabels: {depth_float: exr, amodal_masks: true, panoptic: true, outputs: [normals, normals_float, albedo, stereo]}\n")
+    scenario.write_text(QUICKSTART.read_text() + "\nlabels: {depth_float: exr, amodal_masks: true, panoptic: true, outputs: [normals, normals_float, albedo, stereo, nir, thermal]}\n")
     parts = [tmp_path / "part1", tmp_path / "part2"]
     for k, part in enumerate(parts, start=1):
         assert render(scenario, part, "-n", "4", "--shard", f"{k}/2") == 0

@@ -157,3 +157,35 @@ def test_nir_falls_with_the_square_of_the_illuminators_distance(tmp_path) -> Non
     assert near / far == pytest.approx((2.5 / 1.5) ** 2, rel=0.05)
     # and its level: radiance = reflectance x (P / 4 pi) / d^2 / pi, in the PNG's documented scale
     assert near == pytest.approx(0.5 * 5 / (4 * math.pi) / 1.5 ** 2 / math.pi * NIR_SCALE, rel=0.05)
+
+
+def test_thermal_reads_the_temperatures_it_was_given(tmp_path) -> None:
+    """Black bodies (emissivity 1) at 10 C and 60 C on a ground at the air's 25 C in full sun: the
+    radiometric image reads each within 0.5 K inside their faces, in that order; the ground is warmer
+    than the air (sunlit concrete), the sky colder."""
+    scene = tmp_path / "thermal.yaml"
+    scene.write_text(yaml.safe_dump({
+        "name": "thermal", "seed": 1, "frames": 1, "render": str(FIXTURES / "tiny.yaml"),
+        "classes": [{"name": "cold", "asset": "primitive:cube", "count": 1, "position": {"x": -0.8, "y": 0, "z": 0.5},
+                     "rotation_deg": {"x": 0, "y": 0, "z": 0}, "temperature_c": 10, "emissivity": 1},
+                    {"name": "hot", "asset": "primitive:cube", "count": 1, "position": {"x": 0.8, "y": 0, "z": 0.5},
+                     "rotation_deg": {"x": 0, "y": 0, "z": 0}, "temperature_c": 60, "emissivity": 1}],
+        "camera": {"focal_length_mm": 30, "fixed": {"location": [0, -6, 2.5], "look_at": [0, 0, 0.8]},
+                   "thermal": {"ambient_c": 25, "sky_below_ambient_c": 30, "noise_k": 0.05, "blur_px": 0}},
+        "sun": {"elevation_deg": 60, "strength": 3},
+        "labels": {"outputs": ["thermal"]}}))
+    out = tmp_path / "out"
+    assert render(scene, out) == 0
+    image, = json.loads((out / "annotations.json").read_text())["images"]
+    celsius = cv2.imread(str(out / image["thermal_file"]), cv2.IMREAD_UNCHANGED).astype(np.float64) / 100 - 273.15
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    depth = cv2.imread(str(out / image["depth_file"]), cv2.IMREAD_UNCHANGED)
+    inside = {i: cv2.erode((instance == i).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) for i in (1, 2)}
+    cold, hot = (float(np.median(celsius[inside[i]])) for i in (1, 2))
+    assert cold == pytest.approx(10.0, abs=0.5) and hot == pytest.approx(60.0, abs=0.5)
+    ground = cv2.erode(((instance == 0) & (depth > 0)).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    sky = (depth == 0) & (instance == 0)
+    assert cold < 25.0 < float(np.median(celsius[ground])) < hot
+    assert not sky.any() or float(np.median(celsius[sky])) == pytest.approx(-5.0, abs=0.5)
+    display = cv2.imread(str(out / image["thermal_display_file"]))
+    assert display.shape == (*celsius.shape, 3)

@@ -152,6 +152,29 @@ def _reflectance_material(name: str, prop: str) -> bpy.types.Material:
     return material
 
 
+def _thermal_material(name: str) -> bpy.types.Material:
+    """Emission of each object's ``lwir`` radiance, weighted by its emissivity, mixed with a white diffuse
+    reflection weighted by ``lwir_r`` = 1 - emissivity: a grey body in its surroundings."""
+    material = bpy.data.materials.new(name)
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    for node in list(nodes):
+        if node.type != "OUTPUT_MATERIAL":
+            nodes.remove(node)
+    emitted, share = nodes.new("ShaderNodeAttribute"), nodes.new("ShaderNodeAttribute")
+    emitted.attribute_type, emitted.attribute_name = "OBJECT", "lwir"
+    share.attribute_type, share.attribute_name = "OBJECT", "lwir_r"
+    emission, diffuse, mix = (nodes.new("ShaderNodeEmission"), nodes.new("ShaderNodeBsdfDiffuse"),
+                              nodes.new("ShaderNodeMixShader"))
+    emission.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    diffuse.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    links.new(emitted.outputs["Fac"], emission.inputs["Strength"])
+    links.new(share.outputs["Fac"], mix.inputs["Fac"])
+    links.new(emission.outputs["Emission"], mix.inputs[1])
+    links.new(diffuse.outputs["BSDF"], mix.inputs[2])
+    links.new(mix.outputs["Shader"], nodes["Material Output"].inputs["Surface"])
+    return material
+
+
 class BlenderBackend:
     """A long-lived Blender scene that renders FrameSpecs."""
 
@@ -183,8 +206,9 @@ class BlenderBackend:
         self._animated: list[bpy.types.Object] = []  # keyed for motion blur in the current frame
         self._images: dict[str, bpy.types.Image] = {}
         self._extra_passes: list = []  # simgen.outputs.RenderPass, from enable_passes
-        self._nir_material: bpy.types.Material | None = None  # made on first use, with the illuminator
+        self._views: dict[str, bpy.types.Material] = {}  # override materials of the NIR and thermal views
         self._illuminator: bpy.types.Object | None = None
+        self._thermal_world: bpy.types.World | None = None
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
         self._build_camera()
@@ -718,35 +742,80 @@ class BlenderBackend:
         illuminator beside the lens. Returns linear radiance (H, W) float32; the scene is restored."""
         params = frame.nir
         assert params is not None
-        layer = self.scene.view_layers[0]
-        if self._nir_material is None:
-            self._nir_material = _reflectance_material("simgen_nir", "nir")
+        if "nir" not in self._views:
             data = bpy.data.lights.new("simgen_illuminator", "SPOT")
             self._illuminator = bpy.data.objects.new("simgen_illuminator", data)
             self.scene.collection.objects.link(self._illuminator)
-        for obj, value in zip(self._shown_objects, params.objects):
-            obj["nir"] = value
-        for obj, value in zip(self._shown_distractors, params.props):
-            obj["nir"] = value
-        for pool in self._weather_pools.values():
-            for obj in pool:
-                obj["nir"] = 0.5
-        self.ground["nir"] = params.ground
-        self.environment.set_property("nir", params.environment)
-        lights = [obj for obj in self._lights if not obj.hide_render]
-        saved = (self.sun.data.energy, [obj.data.energy for obj in lights], self.world.strength)
-        self.sun.data.energy *= params.sun_share
-        for obj in lights:
-            obj.data.energy *= params.lamp_share
-        self.world.strength = saved[2] * params.sky_share
+            self._views["nir"] = _reflectance_material("simgen_nir", "nir")
         beam = self._illuminator
         matrix = Matrix(frame.camera.matrix_world)
         beam.matrix_world = Matrix.Translation(matrix.col[0].xyz * params.offset_m) @ matrix  # lights shine along -Z
         beam.data.energy, beam.data.spot_size = params.illuminator_w, math.radians(params.cone_deg)
         beam.data.spot_blend, beam.data.shadow_soft_size = 0.15, 0.01
         beam.hide_render = False
-        layer.material_override = self._nir_material
-        render = self.scene.render
+        try:
+            return self._render_view(self._views["nir"], {"nir": (params.objects, params.props, params.ground,
+                                                                  params.environment, 0.5)},
+                                     params.sun_share, params.lamp_share, params.sky_share)
+        finally:
+            beam.hide_render = True
+
+    def render_thermal(self, frame: FrameSpec) -> np.ndarray:
+        """The frame in long-wave infrared: every surface emits eps x its black-body radiance and reflects
+        1 - eps of what reaches it; the sky is a grey body at its temperature; sun and lamps give no
+        light (hot lamps emit as surfaces). Returns radiance relative to a 300 K black body, (H, W)."""
+        from simgen.sampling.thermal import radiance
+
+        params = frame.thermal
+        assert params is not None
+        if "thermal" not in self._views:
+            self._views["thermal"] = _thermal_material("simgen_thermal")
+            self._thermal_world = bpy.data.worlds.new("simgen_thermal_sky")  # a node tree from the start (5.0)
+        sky = self._thermal_world
+        background = sky.node_tree.nodes["Background"]
+        background.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+        background.inputs["Strength"].default_value = radiance(params.sky_c)
+        def emitted(pairs: list[tuple[float, float]]) -> list[float]:
+            return [radiance(t) for t, _ in pairs]
+
+        def reflected(pairs: list[tuple[float, float]]) -> list[float]:
+            return [1.0 - e for _, e in pairs]
+
+        env = params.environment
+        world = self.scene.world
+        self.scene.world = sky
+        try:
+            return self._render_view(self._views["thermal"], {
+                "lwir": (emitted(params.objects), emitted(params.props), radiance(params.ground[0]),
+                         {g: radiance(t) for g, (t, _) in env.items()}, radiance(params.ambient_c)),
+                "lwir_r": (reflected(params.objects), reflected(params.props), 1.0 - params.ground[1],
+                           {g: 1.0 - e for g, (_, e) in env.items()}, 0.05)}, 0.0, 0.0, 1.0)
+        finally:
+            self.scene.world = world
+
+    def _render_view(self, material: bpy.types.Material, properties: dict, sun_scale: float, light_scale: float,
+                     sky_scale: float) -> np.ndarray:
+        """Render the frame once more with ``material`` on everything, each object carrying the custom
+        properties given as name -> (labeled objects, solid props, ground, environment groups, particles);
+        the sun, lamps and sky scaled. Returns the mean of R, G, B, linear; the scene is restored."""
+        for name, (objects, props, ground, groups, particle) in properties.items():
+            for obj, value in zip(self._shown_objects, objects):
+                obj[name] = value
+            for obj, value in zip(self._shown_distractors, props):
+                obj[name] = value
+            for pool in self._weather_pools.values():
+                for obj in pool:
+                    obj[name] = particle
+            self.ground[name] = ground
+            self.environment.set_property(name, groups)
+        layer, render = self.scene.view_layers[0], self.scene.render
+        lights = [obj for obj in self._lights if not obj.hide_render]
+        saved = (self.sun.data.energy, [obj.data.energy for obj in lights], self.world.strength)
+        self.sun.data.energy *= sun_scale
+        for obj in lights:
+            obj.data.energy *= light_scale
+        self.world.strength = saved[2] * sky_scale
+        layer.material_override = material
         try:
             # a persistent Cycles session keeps the frame's shaders: drop it so the override is synced
             render.use_persistent_data = False
@@ -762,7 +831,6 @@ class BlenderBackend:
             layer.material_override = None
             render.use_persistent_data = False  # and again, so the label passes see the frame's own shaders
             render.use_persistent_data = True
-            beam.hide_render = True
             self.sun.data.energy = saved[0]
             for obj, energy in zip(lights, saved[1]):
                 obj.data.energy = energy

@@ -155,6 +155,10 @@ class ClassSpec(StrictModel):
     nir_reflectance: Share | None = Field(
         None, description="reflectance at 850 nm for labels.outputs: [nir] (default: from the material, see "
                           "simgen/sampling/nir.py)")
+    temperature_c: FloatDist | None = Field(
+        None, description="surface temperature for labels.outputs: [thermal] (default: the air's, warmer for "
+                          "people and vehicles; see simgen/sampling/thermal.py)")
+    emissivity: Share | None = Field(None, description="thermal emissivity (default 0.95; metals 0.3)")
     front: Literal["-y", "+y", "-x", "+x"] = Field(
         "-y", description="the asset's front in its own frame (-y: Blender's front view), for against, facing, lane")
 
@@ -318,6 +322,16 @@ class NirSpec(StrictModel):
                                     description="likewise for lamps (LEDs give almost none, halogen a lot)")
 
 
+class ThermalSpec(StrictModel):
+    """A radiometric thermal camera (``labels.outputs: [thermal]``, 8-14 um; see simgen/sampling/thermal.py)."""
+
+    ambient_c: FloatDist = Field(default_factory=lambda: uniform(0.0, 30.0), description="air temperature")
+    sky_below_ambient_c: FloatDist = Field(default_factory=lambda: uniform(20.0, 40.0),
+                                           description="how much colder than the air a clear sky reads")
+    noise_k: NonNegative = Field(default_factory=lambda: constant(0.05), description="NETD: noise std in kelvin")
+    blur_px: NonNegative = Field(default_factory=lambda: constant(0.7), description="optics: Gaussian blur sigma")
+
+
 class AutoExposureSpec(StrictModel):
     """A camera's automatic exposure for the illuminance where it looks (see simgen/sampling/photometry.py)."""
 
@@ -366,6 +380,8 @@ class CameraSpec(StrictModel):
                           "limits of shutter and gain, and add the noise the gain brings (night stays dark and "
                           "grainy instead of lifted to day)")
     nir: NirSpec = Field(default_factory=NirSpec, description="the near-infrared camera of labels.outputs: [nir]")
+    thermal: ThermalSpec = Field(default_factory=ThermalSpec, description="the thermal camera of labels.outputs: "
+                                                                         "[thermal]")
     stereo_baseline_m: Positive = Field(default_factory=lambda: constant(0.12),
                                         description="labels.outputs: [stereo]: the right camera this far along "
                                                     "the left one's x axis (rectified: same lens and orientation)")
@@ -682,8 +698,8 @@ class LabelSpec(StrictModel):
     outputs: list[str] = Field(
         default_factory=list, description="extra per-frame outputs by name: normals (camera-space, 16-bit PNG), "
                                           "normals_float (.npy), albedo (diffuse colour), stereo (a right camera's "
-                                          "image and the disparity), nir (a near-infrared camera), and any a "
-                                          "plug-in adds")
+                                          "image and the disparity), nir (a near-infrared camera), thermal (a "
+                                          "radiometric thermal camera), and any a plug-in adds")
     panoptic: bool | None = Field(
         None, description="also write COCO panoptic output (panoptic/NNNNNN.png, panoptic.json); default: on "
                           "with an environment, whose every pixel is a thing, a stuff class or sky")

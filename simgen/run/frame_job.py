@@ -27,6 +27,7 @@ from simgen.config.scenario import Scenario
 from simgen.dataset.writer import DatasetWriter
 from simgen.outputs import FrameArrays, render_passes
 from simgen.nir_output import NIR
+from simgen.thermal_output import THERMAL, apparent_kelvin
 from simgen.stereo_outputs import RIGHT
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.rain import add_rain
@@ -174,6 +175,10 @@ class FrameRenderer:
             if frame.nir is not None:
                 with stage("render"):
                     infrared = backend.render_nir(frame)
+            heat = None
+            if frame.thermal is not None:
+                with stage("render"):
+                    heat = backend.render_thermal(frame)
             right = None
             if frame.camera.stereo_baseline_m is not None:
                 with stage("render"):
@@ -203,6 +208,9 @@ class FrameRenderer:
                 cv2.imwrite(str(rgb_path), image)
         if infrared is not None:
             passes.extra[NIR] = infrared
+        if heat is not None and frame.thermal is not None:
+            passes.extra[THERMAL] = apparent_kelvin(heat, frame.thermal.blur_px, frame.thermal.noise_k,
+                                                    stage_rng(frame.seed, index, "thermal_noise"))
         if right is not None:  # the right view gets the same analytic fog and sensor, not rain (left only)
             with stage("sensor"):
                 path, right_passes = right

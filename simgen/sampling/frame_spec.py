@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from simgen.sampling.nir import NirParams
+    from simgen.sampling.thermal import ThermalParams
 
 Vec3 = tuple[float, float, float]
 CONTRAST_LN = math.log(20.0)  # visibility: the distance over which contrast falls to 5 % (Koschmieder)
@@ -295,6 +296,7 @@ class FrameSpec:
     rainfall: RainfallParams | None = None
     environment: EnvironmentParams | None = None
     nir: "NirParams | None" = None  # labels.outputs nir: the near-infrared view's light and reflectances
+    thermal: "ThermalParams | None" = None  # labels.outputs thermal: temperatures and emissivities
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
 

@@ -32,7 +32,7 @@ from simgen.sampling.geometry import (
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling import snowfall
 from simgen.sampling.camera_poses import PoseRequest
-from simgen.sampling import environment, nir
+from simgen.sampling import environment, nir, thermal
 from simgen.sampling.environment import Layout
 from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placement_order
 from simgen.sampling.photometry import auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_strength
@@ -206,6 +206,8 @@ class FrameSampler:
         self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
         if "nir" in sc.labels.outputs:
             frame.nir = self._nir(frame, stage_rng(seed, index, "nir"))
+        if "thermal" in sc.labels.outputs:
+            frame.thermal = self._thermal(frame, stage_rng(seed, index, "thermal"))
         if "stereo" in sc.labels.outputs:
             camera.stereo_baseline_m = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
         return frame
@@ -223,6 +225,31 @@ class FrameSampler:
         params.ground = nir.reflectance(frame.ground.material)
         if frame.environment is not None:
             params.environment = {g: nir.family_reflectance(m) for g, m in frame.environment.materials.items()}
+        return params
+
+    def _thermal(self, frame: FrameSpec, rng: np.random.Generator) -> thermal.ThermalParams:
+        """Every surface's temperature and emissivity, the air's and the sky's (simgen/sampling/thermal.py)."""
+        spec = self.scenario.camera.thermal
+        ambient = float(spec.ambient_c.sample(rng))
+        params = thermal.ThermalParams(ambient, ambient - float(spec.sky_below_ambient_c.sample(rng)),
+                                       float(spec.noise_k.sample(rng)), float(spec.blur_px.sample(rng)))
+        classes = {c.name: c for c in self.scenario.classes}
+        for obj in frame.objects:
+            cls, draw = classes[obj.class_name], float(rng.random())
+            temperature = float(cls.temperature_c.sample(rng)) if cls.temperature_c is not None else \
+                thermal.class_temperature(obj.class_name, ambient, draw)
+            emissivity = float(cls.emissivity.sample(rng)) if cls.emissivity is not None else \
+                (0.3 if obj.material.metallic > 0.5 else 0.95)
+            params.objects.append((temperature, emissivity))
+        params.props = [(ambient, 0.95) for _ in solid_props(frame)]
+        elevation = frame.sun.elevation_deg if frame.sun is not None else None
+        params.ground = thermal.surface_temperature("concrete", "ground", ambient, elevation,
+                                                    frame.ground.material.wetness, False)
+        env = frame.environment
+        if env is not None:
+            params.environment = {g: thermal.surface_temperature(m.family, g, ambient, elevation if env.outdoors
+                                                                 else None, m.wetness, env.lamps_on)
+                                  for g, m in env.materials.items()}
         return params
 
     def _auto_exposure(self, frame: FrameSpec, rng: np.random.Generator) -> None:
