@@ -1,9 +1,10 @@
 """The near-infrared camera's image: one output, rendered as a second view of the frame (see
 BlenderBackend.render_nir and simgen/sampling/nir.py for the light and the reflectances).
 
-Stored linear, so intensities can be compared across frames: uint16 = round(radiance x 300000),
-radiance in Cycles' units (a Lambertian surface of reflectance 1, 1 m from a 5 W
-illuminator, reads about 38,000); it saturates at 65535.
+Stored linear, so intensities can be compared across frames: uint16 = round(radiance x 100000),
+radiance in Cycles' units. A surface of reflectance 0.5 in full sun (a Blender sun of strength 4,
+half of it in the NIR band) reads about 32,000, the same surface 1.5 m from a 5 W illuminator at
+night about 2,800; it saturates at 65535.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from simgen.outputs import PNG, FrameArrays, Output, PixelSpec, _png, chosen, register
 
 NIR = "nir"  # FrameArrays.passes key
-NIR_SCALE = 300_000.0
+NIR_SCALE = 100_000.0
 
 
 def _nir_png(arrays: FrameArrays, extension: str) -> bytes:
@@ -21,4 +22,4 @@ def _nir_png(arrays: FrameArrays, extension: str) -> bytes:
 
 
 register(Output("nir", "nir_file", "nir", PNG, _nir_png, switch=chosen("nir"), pixels=PixelSpec(1, ("uint16",)),
-                description="near-infrared camera, linear: uint16 = radiance x 300000 (active illuminator)"))
+                description="near-infrared camera, linear: uint16 = radiance x 100000"))

@@ -172,7 +172,7 @@ def test_thermal_reads_the_temperatures_it_was_given(tmp_path) -> None:
                      "rotation_deg": {"x": 0, "y": 0, "z": 0}, "temperature_c": 60, "emissivity": 1}],
         "camera": {"focal_length_mm": 30, "fixed": {"location": [0, -6, 2.5], "look_at": [0, 0, 0.8]},
                    "thermal": {"ambient_c": 25, "sky_below_ambient_c": 30, "noise_k": 0.05, "blur_px": 0}},
-        "sun": {"elevation_deg": 60, "strength": 3},
+        "sun": {"elevation_deg": 60, "illuminance_lux": 90000},
         "labels": {"outputs": ["thermal"]}}))
     out = tmp_path / "out"
     assert render(scene, out) == 0

@@ -35,7 +35,8 @@ from simgen.sampling.camera_poses import PoseRequest
 from simgen.sampling import environment, nir, thermal
 from simgen.sampling.environment import Layout
 from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placement_order
-from simgen.sampling.photometry import auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_strength
+from simgen.sampling.photometry import (
+    auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_illuminance, sun_strength)
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
 
 BACKDROP_ASSET = "primitive:plane"
@@ -242,13 +243,15 @@ class FrameSampler:
                 (0.3 if obj.material.metallic > 0.5 else 0.95)
             params.objects.append((temperature, emissivity))
         params.props = [(ambient, 0.95) for _ in solid_props(frame)]
-        elevation = frame.sun.elevation_deg if frame.sun is not None else None
-        params.ground = thermal.surface_temperature("concrete", "ground", ambient, elevation,
+        sun = frame.sun
+        load = thermal.solar_load(sun_illuminance(sun.strength) * max(math.sin(math.radians(sun.elevation_deg)), 0.0)
+                                  if sun is not None else 0.0)
+        params.ground = thermal.surface_temperature("concrete", "ground", ambient, load,
                                                     frame.ground.material.wetness, False)
         env = frame.environment
         if env is not None:
-            params.environment = {g: thermal.surface_temperature(m.family, g, ambient, elevation if env.outdoors
-                                                                 else None, m.wetness, env.lamps_on)
+            params.environment = {g: thermal.surface_temperature(m.family, g, ambient, load if env.outdoors else 0.0,
+                                                                 m.wetness, env.lamps_on)
                                   for g, m in env.materials.items()}
         return params
 

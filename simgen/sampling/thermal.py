@@ -4,14 +4,14 @@ A thermal camera sees emitted radiance, about eps sigma T^4 / pi, plus the (1 - 
 surroundings a surface reflects; the sun barely counts in this band and lamps not at all. Unless a
 class gives ``temperature_c``, objects take the air's temperature, except the classes people and
 running vehicles make warm (clothing over skin 28-34 C, a car's body 25-60 C with the engine running).
-Ground and facades warm in the sun by up to 20 C (by the sine of its elevation, less when wet),
+Ground and facades warm in the sun by up to 20 C (by the sun's illuminance on the ground, so not
+under the moon; less when wet),
 glass is cool (it reflects the cold sky), a clear sky reads 20-40 C colder than the air, and
 ceiling and street lamps are hot.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 WARM = {"person": (28.0, 34.0), "pedestrian": (28.0, 34.0), "people": (28.0, 34.0), "rider": (28.0, 34.0),
@@ -52,13 +52,17 @@ def class_temperature(name: str, ambient_c: float, draw: float) -> float:
     return low + draw * (high - low)
 
 
-def surface_temperature(family: str, group: str, ambient_c: float, sun_elevation_deg: float | None,
-                        wetness: float, lamps_on: bool) -> tuple[float, float]:
-    """(temperature, emissivity) of an environment surface group."""
+def solar_load(sun_lux_horizontal: float) -> float:
+    """0..1: how strongly the sun heats what it shines on (full summer sun, ~80,000 lx on the ground, is 1)."""
+    return min(max(sun_lux_horizontal / 80_000.0, 0.0), 1.0)
+
+
+def surface_temperature(family: str, group: str, ambient_c: float, sun_load: float, wetness: float,
+                        lamps_on: bool) -> tuple[float, float]:
+    """(temperature, emissivity) of an environment surface group; ``sun_load`` from solar_load."""
     emissivity = EMISSIVITY.get(family, 0.95)
     if group == "lamp":
         return (ambient_c + 40.0 if lamps_on else ambient_c, emissivity)
     if group == "window_lit" and lamps_on:
         return (ambient_c + 5.0, emissivity)
-    sun = max(math.sin(math.radians(sun_elevation_deg)), 0.0) if sun_elevation_deg is not None else 0.0
-    return (ambient_c + SOLAR_GAIN_C.get(family, 4.0) * sun * (1.0 - 0.7 * wetness), emissivity)
+    return (ambient_c + SOLAR_GAIN_C.get(family, 4.0) * sun_load * (1.0 - 0.7 * wetness), emissivity)
