@@ -1,10 +1,10 @@
 """The near-infrared camera's image: one output, rendered as a second view of the frame (see
 BlenderBackend.render_nir and simgen/sampling/nir.py for the light and the reflectances).
 
-Stored linear, so intensities can be compared across frames: uint16 = round(radiance x 100000),
-radiance in Cycles' units. A surface of reflectance 0.5 in full sun (a Blender sun of strength 4,
-half of it in the NIR band) reads about 32,000, the same surface 1.5 m from a 5 W illuminator at
-night about 2,800; it saturates at 65535.
+Stored linear and exposed as the RGB camera is: uint16 = round(radiance x 100000 x 2^exposure_ev),
+radiance in Cycles' units and ``exposure_ev`` the frame's (``params.camera.exposure_ev``, auto-exposure
+included), so dividing by 100000 x 2^exposure_ev gives the radiance back. At exposure 0 a surface of
+reflectance 0.5 lit by a 5 W illuminator 1.5 m away reads about 2,800; it saturates at 65535.
 """
 
 from __future__ import annotations
@@ -22,4 +22,4 @@ def _nir_png(arrays: FrameArrays, extension: str) -> bytes:
 
 
 register(Output("nir", "nir_file", "nir", PNG, _nir_png, switch=chosen("nir"), pixels=PixelSpec(1, ("uint16",)),
-                description="near-infrared camera, linear: uint16 = radiance x 100000"))
+                description="near-infrared camera, linear: uint16 = radiance x 100000 x 2^exposure_ev"))

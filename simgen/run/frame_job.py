@@ -206,8 +206,8 @@ class FrameRenderer:
                                            stage_rng(frame.seed, index, "rain"))
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(rgb_path), image)
-        if infrared is not None:
-            passes.extra[NIR] = infrared
+        if infrared is not None:  # exposed as the RGB camera is (its auto-exposure included)
+            passes.extra[NIR] = infrared * np.float32(2.0 ** frame.camera.exposure_ev)
         if heat is not None and frame.thermal is not None:
             passes.extra[THERMAL] = apparent_kelvin(heat, frame.thermal.blur_px, frame.thermal.noise_k,
                                                     stage_rng(frame.seed, index, "thermal_noise"))
