@@ -317,7 +317,9 @@ class NirSpec(StrictModel):
     offset_m: float = Field(0.05, ge=0, le=10, description="beside the lens, along the camera's x axis")
     sun_share: NonNegative = Field(default_factory=lambda: constant(0.5),
                                    description="the sun's power in the camera's NIR band, as a share of its visible")
-    sky_share: NonNegative = Field(default_factory=lambda: constant(0.3), description="likewise for the sky")
+    sky_share: NonNegative = Field(default_factory=lambda: constant(0.175),
+                                   description="likewise for the sky: a clear sky's light is Rayleigh-scattered, "
+                                               "(550 nm / 850 nm)^4 = 0.175 as strong in the NIR")
     lamp_share: NonNegative = Field(default_factory=lambda: constant(0.05),
                                     description="likewise for lamps (LEDs give almost none, halogen a lot)")
 
