@@ -314,3 +314,21 @@ def test_many_layouts_generate_and_hold_together(kind):
                 if support.name in ("floor", "table", "sidewalk"):
                     assert any(lo[0] - 0.3 <= support.centre[0] <= hi[0] + 0.3 and lo[1] - 0.3 <= support.centre[1]
                                <= hi[1] + 0.3 for lo, hi in layout.free_space)
+
+
+def test_street_objects_stay_near_the_middle_even_at_a_crossing(tmp_path):
+    spec = {**STREET, "environment": {"type": "street", "street": {"intersection": 1.0}}}
+    sampler = make(tmp_path, spec)
+    for index in range(10):
+        frame = sampler.sample(index)
+        for obj in frame.objects:
+            assert np.hypot(*obj.location[:2]) < 25.0 + 6.0, (obj.class_name, obj.location)  # area 50 m, plus a lane
+        heading = np.array(frame.camera.look_at) - np.array(frame.camera.location)
+        assert abs(heading[0]) > abs(heading[1])  # the camera drives along the street, not the crossing one
+
+
+def test_rooms_do_not_claim_rain_or_snow(tmp_path):
+    sampler = make(tmp_path, {**ROOM, "conditions": {"rain": 0.5, "snow": 0.5, "fog": 0.5}})
+    frames = [sampler.sample(i) for i in range(8)]
+    assert all("rain" not in f.conditions and "snow" not in f.conditions for f in frames)
+    assert any("fog" in f.conditions for f in frames) and all(f.rainfall is None and not f.snow for f in frames)

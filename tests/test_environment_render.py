@@ -75,3 +75,12 @@ def test_panoptic_segments_match_their_pixels(dataset: Path) -> None:
 
 def test_validate_accepts_environment_datasets(dataset: Path) -> None:
     assert main(["validate", str(dataset)]) == 0
+
+
+def test_validate_accepts_stuff_labels_without_panoptic(tmp_path) -> None:
+    path = tmp_path / "room.yaml"
+    path.write_text(yaml.safe_dump({**ROOM, "seed": 3, "frames": 1, "labels": {"panoptic": False}}))
+    assert render(path, tmp_path / "out") == 0
+    coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    assert coco["stuff_categories"] and not (tmp_path / "out" / "panoptic.json").exists()
+    assert main(["validate", str(tmp_path / "out")]) == 0

@@ -139,6 +139,7 @@ class EnvironmentBuilder:
         if env is None:
             for obj in self._objects.values():
                 obj.hide_render = True
+            self._key = None  # shown again only after a rebuild
             return
         if env.key != self._key:
             self._rebuild(env.pieces)

@@ -818,10 +818,10 @@ class Scenario(StrictModel):
 
     @model_validator(mode="after")
     def _instance_ids_fit(self) -> "Scenario":
-        """instance/*.png holds uint16 ids: a frame cannot hold more labeled objects than that."""
+        """Instance ids travel in Blender's object index (at most 32767), whose top range is stuff classes."""
         multiplier = self.placement.count_multiplier.bounds or (1.0, 1.0)
         most = sum((c.count.bounds or (0, MAX_COUNT))[1] for c in self.classes) * multiplier[1]
         if most > MAX_INSTANCES:
             raise PydanticCustomError("too_many", "up to {most} labeled objects per frame; at most {limit} fit the "
-                                      "16-bit instance masks", {"most": int(most), "limit": MAX_INSTANCES})
+                                      "object index instance ids travel in", {"most": int(most), "limit": MAX_INSTANCES})
         return self

@@ -32,8 +32,9 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
     coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
             "annotations": annotations}
     segments = [(records[i]["image"], records[i]["panoptic"]) for i in sorted(records) if "panoptic" in records[i]]
-    if segments:
+    if segments or any((image.get("params") or {}).get("environment") for image in images):
         coco["stuff_categories"] = stuff_categories(len(categories))  # the semantic maps' ids after the things
+    if segments:
         atomic_write_json(out / PANOPTIC, {
             "info": info, "licenses": coco["licenses"], "categories": panoptic_categories(categories),
             "images": [{key: image[key] for key in ("id", "file_name", "width", "height")} for image, _ in segments],

@@ -110,6 +110,8 @@ def _lane(request: PoseRequest) -> Pose:
     behind, height, yaw, pitch, offset, roll = (float(d.sample(rng)) for d in (
         lane.behind_m, lane.height, lane.yaw_deg, lane.pitch_deg, lane.offset_m, lane.roll_deg))
     lanes = [s for s in request.supports if s.heading_deg is not None]
+    along = [s for s in lanes if abs(math.sin(math.radians(s.heading_deg or 0.0))) < 0.5]
+    lanes = along or lanes  # the street's own lanes, not a crossing street's
     pick = int(rng.integers(max(len(lanes), 1)))
     if not lanes:  # no street: the band's way, from behind the objects along +x
         lanes = [Support("lane", (0.0, 0.0), (1e9, 3.5), 0.0, 0.0, 0.0)]

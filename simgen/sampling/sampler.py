@@ -76,6 +76,20 @@ WIDE_ANGLE_MARGIN = 0.75  # zoomed out, objects off the axis look up to 1/cos^2 
 TRUNCATION_STEPS = 25  # turns towards the asked share of a truncated object (each a Newton-like step)
 
 
+def _near_middle(support: Support, reach: float) -> Support | None:
+    """The part of a support within ``reach`` of the layout's middle along its own length (a street's
+    objects stay where a camera can frame them), or None when none of it is."""
+    yaw = math.radians(support.yaw_deg)
+    axis = np.array([math.cos(yaw), math.sin(yaw)])
+    middle = -float(np.asarray(support.centre) @ axis)  # where the origin falls along the support
+    low, high = max(-support.size[0] / 2, middle - reach), min(support.size[0] / 2, middle + reach)
+    if high - low < 0.5:
+        return None
+    centre = np.asarray(support.centre) + axis * (low + high) / 2
+    return Support(support.name, (float(centre[0]), float(centre[1])), (high - low, support.size[1]), support.z,
+                   support.yaw_deg, support.heading_deg)
+
+
 def _lens_area(r1: float, r2: float, d: float) -> float:
     """Area shared by two discs of radii r1, r2 whose centres are d apart."""
     if d >= r1 + r2:
@@ -323,9 +337,7 @@ class FrameSampler:
         supports = list(layout.supports)
         if layout.type == "street":
             reach = spec.area[0] / 2 if spec.area else 20.0
-            supports = [s if s.name == "crosswalk" else
-                        Support(s.name, s.centre, (min(s.size[0], 2 * reach), s.size[1]), s.z, s.yaw_deg, s.heading_deg)
-                        for s in supports if s.name != "crosswalk" or abs(s.centre[0]) <= reach]
+            supports = [clipped for s in supports if (clipped := _near_middle(s, reach)) is not None]
         table = next((s for s in layout.supports if s.name == "table"), None)
         centre = table.centre if table is not None else (0.0, 0.0)
         return EnvironmentPlacer(supports, layout.walls, layout.obstacles, environment.DEFAULT_SUPPORT[layout.type],
@@ -794,7 +806,9 @@ class FrameSampler:
         cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
         env = frame.environment
         if env is not None and not env.outdoors:
-            return  # indoors: fog may fill the room, but nothing gets rained or snowed on
+            # indoors: fog may fill the room, but nothing gets rained or snowed on, so no frame says it is
+            frame.conditions = [tag for tag in frame.conditions if tag not in ("rain", "snow")]
+            return
         materials = [o.material for o in frame.objects] + [p.material for p in solid_props(frame)]
         outdoor = list(env.materials.values()) if env is not None else []
         for material in materials + [frame.ground.material] + outdoor:

@@ -97,7 +97,9 @@ def validate_dataset(out: Path, min_area_px: int = 4) -> ValidationReport:
         report.error("missing-field", _annotation_where(annotation), "missing mask_id")
         annotations.remove(annotation)
     by_image = _annotations_by_image(annotations, coco["images"], coco["categories"], report)
-    stuff = (len(coco["categories"]) + 1, len(coco["categories"]) + len(coco.get("stuff_categories", [])))
+    from simgen.annotate.stuff import STUFF
+
+    stuff = (len(coco["categories"]) + 1, len(coco["categories"]) + len(STUFF))  # ids after the things
     segments = _panoptic_segments(out, report)
     for image in images:
         _check_frame(out, image, by_image.get(image["id"], []), min_area_px, report, stuff)
