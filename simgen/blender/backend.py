@@ -718,6 +718,14 @@ class BlenderBackend:
         result.save_render(str(rgb_path))
         return self._read_passes()
 
+    def read_combined(self) -> np.ndarray:
+        """The last saved render's linear RGB (H, W, 3), before the view transform and exposure."""
+        channels = {}
+        for part in OpenEXR.File(self._exr_path, separate_channels=True).parts:
+            channels.update(part.channels)
+        layer = self.scene.view_layers[0].name
+        return np.dstack([channels[f"{layer}.Combined.{c}"].pixels for c in "RGB"]).astype(np.float32)
+
     def enable_passes(self, passes: list) -> None:
         """Render the passes outputs declared (simgen.outputs.RenderPass: a view-layer switch and its EXR layer)."""
         layer = self.scene.view_layers[0]

@@ -34,7 +34,7 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
               "lights": {"count": [1, 3], "type": {"choice": ["point", "spot"]}, "camera_spots": [0, 2],
                          "illuminance_lux": {"loguniform": [5, 30]}, "color_temperature_k": [2200, 4000],
                          "relative_distance": [0.3, 0.8], "elevation_deg": [35, 75]},
-              "camera": {"auto_exposure": {}}},
+              "camera": {"auto_exposure": {}, "bloom": [0.02, 0.08]}},
     "dusk": {"sun": {"elevation_deg": [-2, 4], "strength": [0.2, 1.5], "color_temperature_k": [1900, 2600]},
              "world": {"type": "sky", "strength": [0.05, 0.4]}},
     "golden_hour": {"sun": {"elevation_deg": [4, 15], "strength": [1.0, 4.0], "color_temperature_k": [2500, 3500]},

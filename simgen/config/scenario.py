@@ -381,6 +381,10 @@ class CameraSpec(StrictModel):
         None, description="expose like a camera does: lift or cut the exposure towards a day scene's, within the "
                           "limits of shutter and gain, and add the noise the gain brings (night stays dark and "
                           "grainy instead of lifted to day)")
+    bloom: Share | None = Field(
+        None, description="the share of over-white light (lamps at night, the sun in glass) the lens spreads "
+                          "into a glow around it (see simgen/postprocess/bloom.py); the night condition sets "
+                          "[0.02, 0.08]")
     nir: NirSpec = Field(default_factory=NirSpec, description="the near-infrared camera of labels.outputs: [nir]")
     thermal: ThermalSpec = Field(default_factory=ThermalSpec, description="the thermal camera of labels.outputs: "
                                                                          "[thermal]")

@@ -29,6 +29,7 @@ from simgen.outputs import FrameArrays, render_passes
 from simgen.nir_output import NIR
 from simgen.thermal_output import THERMAL, apparent_kelvin
 from simgen.stereo_outputs import RIGHT
+from simgen.postprocess.bloom import add_bloom
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.rain import add_rain
 from simgen.postprocess.sensor import apply_sensor_effects
@@ -171,6 +172,7 @@ class FrameRenderer:
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(rgb_path)
+                radiance = backend.read_combined() if frame.camera.bloom else None
             infrared = None
             if frame.nir is not None:
                 with stage("render"):
@@ -193,7 +195,7 @@ class FrameRenderer:
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
         rain = None
-        if frame.sensor or frame.rainfall or (frame.fog and frame.fog.mode == "analytic"):
+        if frame.sensor or frame.rainfall or (frame.fog and frame.fog.mode == "analytic") or radiance is not None:
             with stage("sensor"):
                 image = cv2.imread(str(rgb_path))
                 K, w2c = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
@@ -204,6 +206,8 @@ class FrameRenderer:
                     fall = frame.rainfall
                     image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,
                                            stage_rng(frame.seed, index, "rain"))
+                if radiance is not None:  # the lens's glow around over-white light: after the air, before the sensor
+                    image = add_bloom(image, radiance * np.float32(2.0 ** frame.camera.exposure_ev), frame.camera.bloom)
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
                 cv2.imwrite(str(rgb_path), image)
         if infrared is not None:  # exposed as the RGB camera is (its auto-exposure included)

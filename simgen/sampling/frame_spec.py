@@ -115,6 +115,7 @@ class CameraParams:
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
     stereo_baseline_m: float | None = None  # labels.outputs stereo: the right camera's offset along x
+    bloom: float | None = None  # the share of over-white light the lens spreads into a glow
 
     def right_camera(self) -> tuple[list[list[float]], tuple[float, float, float]]:
         """The rectified right camera of a stereo pair: its world_to_camera (OpenCV) and location."""

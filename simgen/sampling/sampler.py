@@ -223,6 +223,8 @@ class FrameSampler:
             frame.nir = self._nir(frame, stage_rng(seed, index, "nir"))
         if "thermal" in sc.labels.outputs:
             frame.thermal = self._thermal(frame, stage_rng(seed, index, "thermal"))
+        if sc.camera.bloom is not None:
+            camera.bloom = float(sc.camera.bloom.sample(stage_rng(seed, index, "bloom")))
         if "stereo" in sc.labels.outputs:
             camera.stereo_baseline_m = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
         return frame
