@@ -334,6 +334,26 @@ def test_the_fog_condition_looks_the_same_at_any_scale() -> None:
     assert np.allclose(ratios[1.5], ratios[30.0]), "the same draws, whatever the scale"
 
 
+def test_ground_fog_height_can_follow_the_scene_scale() -> None:
+    """relative_height: the layer is a share of the camera's distance, so a table's fog hugs the table and
+    a street's rises to the cars; the extinction at a given share of the distance is the same."""
+    import simgen
+
+    layers = {}
+    for distance in (1.5, 30.0):
+        scenario = simgen.load_scenario({
+            "name": "layer", "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}],
+            "camera": {"orbit": {"distance": distance}}, "frames": 10,
+            "weather": {"fog": {"relative_visibility": 3.0, "relative_height": [0.05, 0.2]}}})
+        generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+        layers[distance] = [generator.sample(i).fog.height_m / distance for i in range(10)]
+        assert all(0.05 - 1e-9 <= h <= 0.2 + 1e-9 for h in layers[distance])
+    assert np.allclose(layers[1.5], layers[30.0])
+    with pytest.raises(simgen.SimgenError, match="height_m or relative_height"):
+        simgen.load_scenario({"name": "x", "classes": [{"name": "a", "asset": "primitive:cube"}],
+                              "weather": {"fog": {"height_m": 1.0, "relative_height": 0.1}}})
+
+
 @pytest.mark.parametrize("name", ["quickstart", "ycb_tabletop", "domain_randomization", "edge_cases", "indoor", "tabletop_room",
                                   "street"])
 def test_tiny_objects_are_coco_small_in_every_shipped_scenario(name: str) -> None:

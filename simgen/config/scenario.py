@@ -582,6 +582,9 @@ class FogSpec(StrictModel):
     height_m: Positive | None = Field(None, description="ground fog: density falls by e every this many metres "
                                                         "of height (visibility is that at the ground); none = the "
                                                         "same everywhere")
+    relative_height: Positive | None = Field(
+        None, description="ground fog's scale height as a multiple of the camera's distance to what it looks at "
+                          "(instead of height_m), so a table and a street get the same layer")
 
     @model_validator(mode="after")
     def _one_strength(self) -> "FogSpec":
@@ -591,6 +594,8 @@ class FogSpec(StrictModel):
                                       "not {given}", {"given": " and ".join(given)})
         if not given:
             self.relative_visibility = loguniform(1.5, 8.0)
+        if self.height_m is not None and self.relative_height is not None:
+            raise PydanticCustomError("fog_height", "give height_m or relative_height, not both", {})
         return self
 
 

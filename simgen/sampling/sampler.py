@@ -803,7 +803,7 @@ class FrameSampler:
             rgb = hsv_to_linear_rgb(*_hsv(color, rng)) if isinstance(color, ColorHSV) else tuple(color)
             frame.fog = FogParams(mode=fog.mode, density=self._fog_density(fog, frame.camera, rng), color=rgb,  # type: ignore
                                   anisotropy=float(fog.anisotropy.sample(rng)),
-                                  height_m=None if fog.height_m is None else float(fog.height_m.sample(rng)))
+                                  height_m=self._fog_height(fog, frame.camera, rng))
         wetness = float(np.clip(spec.rain.wetness.sample(rng), 0, 1)) if spec.rain else 0.0
         cover = float(np.clip(spec.snow.cover.sample(rng), 0, 1)) if spec.snow else 0.0
         env = frame.environment
@@ -836,6 +836,16 @@ class FrameSampler:
                 size = float(spec.snow.size_m.sample(rng))
                 frame.snow.append(self._particle(frame.camera, rng, SNOW_ASSET, (size, size, size * 0.6),
                                                  (0.9, 0.9, 0.92), 0.9, hides_labels=True))
+
+    @staticmethod
+    def _fog_height(fog: Any, camera: CameraParams, rng: np.random.Generator) -> float | None:
+        """Ground fog's scale height in metres: the scenario's, or relative to the camera's distance to its target."""
+        if fog.height_m is not None:
+            return float(fog.height_m.sample(rng))
+        if fog.relative_height is not None:
+            distance = float(np.linalg.norm(np.array(camera.look_at) - np.array(camera.location)))
+            return float(fog.relative_height.sample(rng)) * distance
+        return None
 
     @staticmethod
     def _fog_density(fog: Any, camera: CameraParams, rng: np.random.Generator) -> float:
