@@ -80,6 +80,7 @@ class Frame:
     semantic: np.ndarray  # (H, W) category id; 0 = background
     image: dict[str, Any]  # the COCO images[] entry (camera, conditions, every sampled parameter)
     annotations: list[dict[str, Any]] = field(default_factory=list)  # COCO annotations[] (no ids yet)
+    views: dict[str, "Frame"] = field(default_factory=dict)  # camera.rig: each rig camera's frame, by name
 
 
 class Generator:
@@ -138,11 +139,17 @@ class Generator:
         renderer = self._ready()
         rgb_path = Path(self._scratch.name) / "rgb.png"  # type: ignore[union-attr]
         rendered = renderer.render_frame(index, rgb_path)
-        rgb = cv2.cvtColor(cv2.imread(str(rgb_path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        rgb_path.unlink(missing_ok=True)
-        record = json.loads(json.dumps(rendered.labels.record))  # exactly what annotations.json would hold
-        return Frame(index, rgb, rendered.passes.depth, rendered.labels.instance,
-                     rendered.labels.semantic, record["image"], record["annotations"])
+
+        def frame(path: Path, passes: Any, labels: Any) -> Frame:
+            rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            path.unlink(missing_ok=True)
+            record = json.loads(json.dumps(labels.record))  # exactly what annotations.json would hold
+            return Frame(index, rgb, passes.depth, labels.instance, labels.semantic, record["image"],
+                         record["annotations"])
+
+        main = frame(rgb_path, rendered.passes, rendered.labels)
+        main.views = {view.name: frame(view.rgb_path, view.passes, view.labels) for view in rendered.views}
+        return main
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -36,7 +36,7 @@ from simgen.config.preset import RenderPreset
 from simgen.config.scenario import is_path_like
 from simgen.errors import AssetError
 from simgen.sampling.frame_spec import (
-    AssetBounds, FrameSpec, LightParams, MaterialParams, SunParams, particles, solid_props)
+    AssetBounds, CameraParams, FrameSpec, LightParams, MaterialParams, SunParams, particles, solid_props)
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
@@ -550,11 +550,11 @@ class BlenderBackend:
 
     def _apply_camera(self, frame: FrameSpec) -> None:
         cam = frame.camera
+        self._main = cam
+        self.camera.delta_location = (0.0, 0.0, 0.0)
         self.camera.matrix_world = Matrix(cam.matrix_world)
+        self._lens(cam)
         data = self.camera.data
-        data.lens = cam.focal_length_mm
-        data.sensor_width = cam.sensor_width_mm
-        data.shift_x, data.shift_y = cam.shift
         data.dof.use_dof = cam.f_stop is not None
         if cam.f_stop is not None:
             data.dof.aperture_fstop = cam.f_stop
@@ -564,6 +564,22 @@ class BlenderBackend:
         wanted = cam.view_transform or self.preset.view_transform
         if view.view_transform != wanted:
             view.view_transform = wanted
+
+    def _lens(self, cam: CameraParams) -> None:
+        data, render = self.camera.data, self.scene.render
+        data.lens = cam.focal_length_mm
+        data.sensor_width = cam.sensor_width_mm
+        data.shift_x, data.shift_y = cam.shift
+        if (render.resolution_x, render.resolution_y) != tuple(cam.resolution):
+            render.resolution_x, render.resolution_y = cam.resolution
+
+    def aim(self, cam: CameraParams) -> None:
+        """Make the Blender camera ``cam``, a rig camera or the frame's own again: its turn, lens and image
+        size, and its place as an offset from the main camera (delta_location, so that motion-blur keys,
+        which move the main camera, move the whole rig). The scene itself is left as it is."""
+        self.camera.rotation_euler = Matrix(cam.matrix_world).to_euler(self.camera.rotation_mode)
+        self.camera.delta_location = Vector(cam.location) - Vector(self._main.location)
+        self._lens(cam)
 
     def _apply_sun(self, sun: SunParams | None) -> None:
         self.sun.hide_render = sun is None
@@ -737,12 +753,13 @@ class BlenderBackend:
         """The stereo pair's right view: the camera moved along its own x axis (delta_location, so motion
         blur keys stay), rendered and saved to ``rgb_path``; returns that view's passes."""
         _, location = frame.camera.right_camera()
-        self.camera.delta_location = Vector(location) - Vector(frame.camera.location)
+        here = self.camera.delta_location.copy()
+        self.camera.delta_location = Vector(location) - Vector(self._main.location)
         try:
             self.render()
             return self.save_outputs(rgb_path)
         finally:
-            self.camera.delta_location = (0.0, 0.0, 0.0)
+            self.camera.delta_location = here
 
     def render_nir(self, frame: FrameSpec) -> np.ndarray:
         """The frame seen by a near-infrared camera: one grey diffuse material for everything, each object's

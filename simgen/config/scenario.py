@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from simgen.config.environment import EnvironmentSpec
 from simgen.config.distributions import (
     ChoiceDist, Distribution, FloatDist, IntDist, constant, loguniform, non_negative, positive, uniform, within)
-from simgen.config.limits import MAX_CLASSES, MAX_COUNT, MAX_FRAMES, MAX_INSTANCES, MAX_SEED
+from simgen.config.limits import MAX_CLASSES, MAX_COUNT, MAX_FRAMES, MAX_INSTANCES, MAX_SEED, MAX_SIDE_PX
 from simgen.config.strict import StrictModel
 
 NonNegative = Annotated[FloatDist, AfterValidator(lambda d: non_negative(d))]
@@ -346,6 +346,45 @@ class AutoExposureSpec(StrictModel):
                                                 "square root: noise = gain_noise * 2^(boost / 2)")
 
 
+def known_outputs(names: list[str]) -> list[str]:
+    """``names`` without repeats, each an output ``labels.outputs`` may name."""
+    from simgen.outputs import optional_names
+
+    known = optional_names()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise PydanticCustomError("output", "unknown output '{name}': {hint}available: {all}",
+                                      {"name": name, "hint": hint, "all": ", ".join(known)})
+    return list(dict.fromkeys(names))
+
+
+class RigCamera(StrictModel):
+    """One more camera fixed to the main one (a rig: front/left/right, or RGB beside thermal). It sees the
+    same scene at the same instant and gets its own files and labels under ``cameras/NAME/``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                      description="its folder under cameras/ (lower case letters, digits, _)")
+    position_m: tuple[float, float, float] = Field(
+        (0.0, 0.0, 0.0), description="where it sits in the main camera's axes: x right, y down, z forward")
+    yaw_deg: float = Field(0.0, ge=-180, le=180, description="turned right of the main camera (negative: left)")
+    pitch_deg: float = Field(0.0, ge=-90, le=90, description="tilted up from the main camera (negative: down)")
+    roll_deg: float = Field(0.0, ge=-180, le=180, description="turned clockwise, seen from behind the camera")
+    focal_length_mm: float | None = Field(None, gt=0, le=10_000, description="its own lens; default: the main's")
+    fov_deg: float | None = Field(None, gt=0, lt=180, description="its horizontal field of view; overrides "
+                                                                  "focal_length_mm")
+    resolution: tuple[Annotated[int, Field(ge=1, le=MAX_SIDE_PX)], Annotated[int, Field(ge=1, le=MAX_SIDE_PX)]] | \
+        None = Field(None, description="width, height in pixels; default: the preset's")
+    outputs: list[str] | None = Field(None, description="its extra outputs (labels.outputs names); default: "
+                                                        "labels.outputs")
+
+    @field_validator("outputs")
+    @classmethod
+    def _known_outputs(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else known_outputs(names)
+
+
 class CameraSpec(StrictModel):
     """Intrinsics (focal length on a sensor, field of view, or a K matrix) and a pose sampler."""
 
@@ -393,6 +432,11 @@ class CameraSpec(StrictModel):
                                                     "the left one's x axis (rectified: same lens and orientation)")
     dof: DepthOfField = Field(default_factory=DepthOfField)
     motion_blur: MotionBlurSpec = Field(default_factory=MotionBlurSpec)
+    rig: list[RigCamera] = Field(
+        default_factory=list, max_length=16,
+        description="more cameras fixed to this one, rendered from the same scene in the same frame, each "
+                    "with its own lens, files and labels (cameras/NAME/annotations.json); cheaper than "
+                    "rendering the scene again per camera")
 
     _sampler: tuple[str, Any] = PrivateAttr(default=("orbit", None))
 
@@ -413,6 +457,16 @@ class CameraSpec(StrictModel):
             setattr(self, self._sampler[0], self._sampler[1])
             self.pose = None
         return self
+
+    @field_validator("rig")
+    @classmethod
+    def _unique_cameras(cls, rig: list[RigCamera]) -> list[RigCamera]:
+        names = [camera.name for camera in rig]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise PydanticCustomError("rig", "two rig cameras are named '{name}': each needs its own folder",
+                                          {"name": name, "at": ("camera", "rig", index, "name")})
+        return rig
 
     @field_validator("pose")
     @classmethod
@@ -686,16 +740,7 @@ class LabelSpec(StrictModel):
     @field_validator("outputs")
     @classmethod
     def _known_outputs(cls, names: list[str]) -> list[str]:
-        from simgen.outputs import optional_names
-
-        known = optional_names()
-        for name in names:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"did you mean '{close[0]}'? " if close else ""
-                raise PydanticCustomError("output", "unknown output '{name}': {hint}available: {all}",
-                                          {"name": name, "hint": hint, "all": ", ".join(known)})
-        return list(dict.fromkeys(names))
+        return known_outputs(names)
 
     min_visibility: float = Field(0.0, ge=0, le=1, description="visible / unoccluded pixels below this are filtered")
     min_area_px: int = Field(1, ge=1, description="visible pixel count below this is filtered")
@@ -744,6 +789,15 @@ class Scenario(StrictModel):
 
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)  # key path -> line, from the loader
+
+    def camera_outputs(self) -> dict[str | None, list[str]]:
+        """The extra outputs of each camera: None is the main one, then the rig's by name."""
+        return {None: self.labels.outputs,
+                **{c.name: self.labels.outputs if c.outputs is None else c.outputs for c in self.camera.rig}}
+
+    def wanted_outputs(self) -> set[str]:
+        """Every extra output some camera writes (what the frame must sample and the renderer enable)."""
+        return {name for names in self.camera_outputs().values() for name in names}
 
     @property
     def source_dir(self) -> Path:

@@ -8,41 +8,56 @@ from typing import Any, Sequence
 
 from simgen.dataset.manifest import write_attribution
 from simgen.annotate.stuff import panoptic_categories, stuff_categories
-from simgen.dataset.reader import ANNOTATIONS, PANOPTIC, mask_id
+from simgen.dataset.reader import ANNOTATIONS, PANOPTIC, mask_id, view_folder
 from simgen.dataset.writer import atomic_write_json, read_journal
 
 
 def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, Any]],
                   licenses: list[dict[str, Any]], frames: int | None = None) -> dict[str, Any]:
-    """Gather finished frames (last record wins per frame) into one COCO dict and write it atomically.
+    """Gather finished frames (last record wins per frame) into one COCO dict and write it atomically;
+    each rig camera's share of them into ``cameras/NAME/annotations.json`` the same way.
 
     Annotation ids follow (frame, instance) order, so the file is identical however the
-    frames were scheduled, resumed or sharded.
+    frames were scheduled, resumed or sharded. A rig camera's images keep the main image's id:
+    one id is one instant, in every camera's file.
     """
     records: dict[int, dict[str, Any]] = {}
     for record in read_journal(out):
         index = int(record["image"]["frame_index"])
         if frames is None or index < frames:
             records[index] = record
+    kept = used_licenses(licenses, [records[i]["image"] for i in records])
+    coco = _write_coco(out, [records[i] for i in sorted(records)], info, categories, kept)
+    cameras = dict.fromkeys(name for i in sorted(records) for name in (records[i].get("views") or {}))
+    for name in cameras:
+        views = [records[i]["views"][name] for i in sorted(records) if name in (records[i].get("views") or {})]
+        (out / view_folder(name)).mkdir(parents=True, exist_ok=True)
+        _write_coco(out / view_folder(name), views, {**info, "camera": name}, categories, kept)
+    write_attribution(out, kept)
+    return coco
+
+
+def _write_coco(folder: Path, records: list[dict[str, Any]], info: dict[str, Any], categories: list[dict[str, Any]],
+                licenses: list[dict[str, Any]]) -> dict[str, Any]:
+    """``folder``'s annotations.json (and panoptic.json) from one camera's frame records, in frame order."""
     images, annotations = [], []
-    for index in sorted(records):
-        images.append(records[index]["image"])
-        for annotation in sorted(records[index]["annotations"], key=mask_id):
+    for record in records:
+        images.append(record["image"])
+        for annotation in sorted(record["annotations"], key=mask_id):
             annotations.append({"id": len(annotations) + 1, **annotation})
-    coco = {"info": info, "licenses": used_licenses(licenses, images), "categories": categories, "images": images,
+    coco = {"info": info, "licenses": licenses, "categories": categories, "images": images,
             "annotations": annotations}
-    segments = [(records[i]["image"], records[i]["panoptic"]) for i in sorted(records) if "panoptic" in records[i]]
+    segments = [(record["image"], record["panoptic"]) for record in records if "panoptic" in record]
     if segments or any((image.get("params") or {}).get("environment") for image in images):
         coco["stuff_categories"] = stuff_categories(len(categories))  # the semantic maps' ids after the things
     if segments:
-        atomic_write_json(out / PANOPTIC, {
-            "info": info, "licenses": coco["licenses"], "categories": panoptic_categories(categories),
+        atomic_write_json(folder / PANOPTIC, {
+            "info": info, "licenses": licenses, "categories": panoptic_categories(categories),
             "images": [{key: image[key] for key in ("id", "file_name", "width", "height")} for image, _ in segments],
             "annotations": [{"image_id": image["id"], "file_name": Path(image["panoptic_file"]).name,
                              "segments_info": panoptic["segments_info"]} for image, panoptic in segments]},
             compact=True)
-    atomic_write_json(out / ANNOTATIONS, coco, compact=True)
-    write_attribution(out, coco["licenses"])
+    atomic_write_json(folder / ANNOTATIONS, coco, compact=True)
     return coco
 
 

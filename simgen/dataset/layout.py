@@ -6,7 +6,7 @@ import re
 
 from simgen.dataset.manifest import MANIFEST
 from simgen.dataset.ownership import FRAME_FILE, Layout
-from simgen.dataset.reader import ANNOTATIONS, PANOPTIC
+from simgen.dataset.reader import ANNOTATIONS, CAMERAS, PANOPTIC
 from simgen.dataset.writer import JOURNAL, QUARANTINE, RESERVE, SUBDIRS
 
 SPLITS = ("train", "val", "test")
@@ -16,7 +16,8 @@ REPORT = ("report.html", "report_files")
 DATASET = Layout(
     kind="dataset",
     files=frozenset({ANNOTATIONS, PANOPTIC, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
-                     *SPLIT_FILES, REPORT[0]}),
-    folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png")},
+                     *SPLIT_FILES, REPORT[0], f"{CAMERAS}/*/{ANNOTATIONS}", f"{CAMERAS}/*/{PANOPTIC}"}),
+    folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png"),
+             **{f"{CAMERAS}/*/{sub}": FRAME_FILE for sub in SUBDIRS}},  # camera.rig: each camera's own files
     evidence=MANIFEST,
 )

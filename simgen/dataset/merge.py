@@ -19,7 +19,7 @@ from simgen.dataset import manifest as manifest_io
 from simgen.dataset.assemble import assemble_coco
 from simgen.dataset.layout import DATASET
 from simgen.dataset.ownership import FolderLock, claim
-from simgen.dataset.reader import dig, frame_files, member
+from simgen.dataset.reader import dig, member, record_files
 from simgen.dataset.writer import JOURNAL, DatasetWriter, as_output_error, intact, read_journal
 from simgen.errors import DatasetError, OutputError
 
@@ -93,7 +93,7 @@ def _merge_journals(shards: list[Path], out: Path) -> None:
                 print(f"simgen: warning: frame {index} of {folder} is damaged or incomplete and is left out; "
                       f"rerun that shard to repair it", file=sys.stderr)
                 continue
-            for relative in frame_files(record["image"]):
+            for relative in record_files(record):
                 where = f"{folder / JOURNAL}: frame {index}"
                 _link(member(folder, relative, where), member(out, relative, where))
             writer.append_journal(record)

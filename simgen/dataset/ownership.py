@@ -37,7 +37,7 @@ class Layout:
     """The names simgen writes in a folder of one kind: top-level files, and folders of frame files."""
 
     kind: str
-    files: frozenset[str]
+    files: frozenset[str]  # names at the top, or paths below it ("cameras/*/annotations.json")
     folders: Mapping[str, re.Pattern[str]] = field(default_factory=dict)  # "images/train" -> names written there
     evidence: str | None = None  # a file (JSON with simgen_version) that proves an unmarked folder is simgen's
 
@@ -45,12 +45,23 @@ class Layout:
         parts = relative.parts
         if len(parts) == 1:
             return parts[0] in self.files or parts[0] in (MARKER, LOCK)
-        pattern = self.folders.get("/".join(parts[:-1]))
-        return pattern is not None and bool(pattern.fullmatch(parts[-1]) or STAGING_FILE.fullmatch(parts[-1]))
+        if any(_matches(path.split("/"), parts) for path in self.files if "/" in path):
+            return True
+        return any(_matches(folder.split("/"), parts[:-1]) and bool(
+            pattern.fullmatch(parts[-1]) or STAGING_FILE.fullmatch(parts[-1])) for folder, pattern in self.folders.items())
 
     def owns_folder(self, relative: Path) -> bool:
-        text = relative.as_posix()
-        return text in self.folders or any(f.startswith(text + "/") for f in self.folders)
+        parts = relative.parts
+        return any(_matches(folder.split("/")[:len(parts)], parts) for folder in self.folders)
+
+
+NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")  # what a '*' in a Layout path stands for: a name simgen gives (a rig camera)
+
+
+def _matches(pattern: list[str], parts: tuple[str, ...]) -> bool:
+    """A path's parts against a Layout path's, where '*' is any one simgen name."""
+    return len(pattern) == len(parts) and all(
+        p == part or (p == "*" and bool(NAME.fullmatch(part))) for p, part in zip(pattern, parts))
 
 
 def marked_kind(folder: Path) -> str | None:

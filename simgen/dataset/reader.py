@@ -41,9 +41,30 @@ def member(root: Path, relative: Any, where: str) -> Path:
     return full
 
 
+CAMERAS = "cameras"  # camera.rig: cameras/NAME/ holds that camera's files and COCO, laid out as the dataset is
+
+
+def view_folder(name: str) -> str:
+    """A rig camera's folder, relative to the dataset; its own image records' paths are relative to it."""
+    return f"{CAMERAS}/{name}"
+
+
 def frame_files(image: dict[str, Any]) -> list[str]:
-    """Every file an image record points at (file_name and each *_file key), relative to the dataset."""
+    """Every file an image record points at (file_name and each *_file key), relative to its COCO file's folder."""
     return [value for key, value in image.items() if key == "file_name" or key.endswith("_file")]
+
+
+def record_files(record: dict[str, Any]) -> list[str]:
+    """Every file a journal record vouches for, relative to the dataset: the main camera's and each rig camera's."""
+    files = frame_files(record["image"])
+    views = record.get("views")
+    for name, view in (views.items() if isinstance(views, dict) else ()):
+        image = view.get("image") if isinstance(view, dict) else None
+        if not isinstance(name, str) or not isinstance(image, dict):
+            raise DatasetError(f"journal: frame {record['image'].get('frame_index')}: views.{name} is not a rig "
+                               f"camera's record")
+        files += [f"{view_folder(name)}/{relative}" for relative in frame_files(image)]
+    return files
 
 
 def dig(record: Any, *keys: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from simgen import outputs
 from simgen.annotate.coco import frame_name
-from simgen.dataset.reader import frame_files, member
+from simgen.dataset.reader import CAMERAS, member, record_files
 from simgen.errors import DatasetError, DiskFullError, OutputError
 
 SUBDIRS = outputs.folders()
@@ -137,7 +137,11 @@ def read_journal(out: Path) -> Iterator[dict[str, Any]]:
 def intact(out: Path, record: dict[str, Any]) -> bool:
     """The frame's files are where its record says, with the sizes and checksums it recorded."""
     recorded = record.get("files", {})
-    for relative in frame_files(record["image"]):
+    try:
+        relatives = record_files(record)
+    except DatasetError:
+        return False
+    for relative in relatives:
         try:
             path = member(out, relative, "journal")
             if relative not in recorded:  # written before checksums were journaled: existence is all we know
@@ -223,23 +227,27 @@ class DatasetWriter:
             except OSError as exc:
                 raise as_output_error(exc, self.out / QUARANTINE) from None
             atomic_write_bytes(journal, b"".join(scan.lines))
-        for sub in SUBDIRS:
-            for leftover in (self.out / sub).glob(".*.tmp*"):
-                leftover.unlink(missing_ok=True)
+        for root in (self.out, *sorted((self.out / CAMERAS).glob("*"))):
+            for sub in SUBDIRS:
+                for leftover in (root / sub).glob(".*.tmp*"):
+                    leftover.unlink(missing_ok=True)
         return scan
 
     def rgb_staging_path(self, index: int) -> Path:
         """Where the renderer writes the RGB PNG before the frame is committed."""
         return self.out / "images" / f".{frame_name(index)}.tmp.png"
 
-    def write_frame(self, index: int, arrays: outputs.FrameArrays, labels: Any) -> dict[str, list[int]]:
+    def write_frame(self, index: int, arrays: outputs.FrameArrays, labels: Any, folder: str = "",
+                    staged: Path | None = None) -> dict[str, list[int]]:
         """The files of every output ``labels`` turns on, and their fingerprints for the frame's journal
         line; the frame is not finished until ``append_journal`` has recorded it. The RGB image, which
-        the renderer wrote to its staging path, is moved into place last."""
+        the renderer wrote to ``staged`` (default: its staging path), is moved into place last. A rig
+        camera's files go into its ``folder`` (cameras/NAME), keyed by their paths from the dataset."""
         files = {}
         rendered = []
+        prefix = f"{folder}/" if folder else ""
         for output in outputs.enabled(labels):
-            relative = output.path(index, labels)
+            relative = prefix + output.path(index, labels)
             if output.encode is None:
                 rendered.append(relative)
                 continue
@@ -249,7 +257,8 @@ class DatasetWriter:
             files[relative] = fingerprint(data)
         for relative in rendered:
             try:
-                staged = self.rgb_staging_path(index)
+                staged = staged or self.rgb_staging_path(index)
+                self._folder((self.out / relative).parent)
                 files[relative] = fingerprint(staged.read_bytes())
                 os.replace(staged, self.out / relative)
             except OSError as exc:

@@ -11,9 +11,9 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 import cv2
 import numpy as np
@@ -23,7 +23,8 @@ from simgen.assets.geometry_cache import Geometry
 from simgen.assets.resolve import AssetRef
 from simgen.assets.scene_assets import SceneAssets
 from simgen.config.preset import RenderPreset
-from simgen.config.scenario import Scenario
+from simgen.config.scenario import LabelSpec, Scenario
+from simgen.dataset.reader import view_folder
 from simgen.dataset.writer import DatasetWriter
 from simgen.outputs import FrameArrays, render_passes
 from simgen.nir_output import NIR
@@ -48,6 +49,26 @@ class FrameResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _arrays(labels: FrameLabels, passes: Any, frame: FrameSpec) -> FrameArrays:
+    return FrameArrays(labels.depth_mm, passes.depth, labels.instance, labels.semantic, labels.panoptic,
+                       passes.extra, frame.camera)
+
+
+@dataclass
+class RenderedView:
+    """One rig camera's share of a frame: its frame (the scene, its camera), passes, labels and RGB file."""
+
+    name: str
+    frame: FrameSpec
+    passes: Any
+    labels: FrameLabels
+    spec: LabelSpec  # the labels section with this camera's outputs
+    rgb_path: Path
+
+    def arrays(self) -> FrameArrays:
+        return _arrays(self.labels, self.passes, self.frame)
+
+
 @dataclass
 class RenderedFrame:
     """One frame before it is written: its spec, the render's label passes and the labels made from them."""
@@ -56,6 +77,10 @@ class RenderedFrame:
     passes: Any  # RenderPasses: depth (float32 metres, inf = nothing) and instance ids, rows top-down
     labels: FrameLabels
     stage_seconds: dict[str, float]
+    views: list[RenderedView] = field(default_factory=list)  # camera.rig, in its order
+
+    def arrays(self) -> FrameArrays:
+        return _arrays(self.labels, self.passes, self.frame)
 
 
 @dataclass
@@ -99,7 +124,8 @@ class FrameRenderer:
         with redirect_output(self.log_path):
             self.backend = BlenderBackend(spec.preset, spec.device, spec.gpu_indices)
             self.backend.load_assets(eager)
-            self.backend.enable_passes(render_passes(spec.scenario.labels))
+            every = spec.scenario.labels.model_copy(update={"outputs": sorted(spec.scenario.wanted_outputs())})
+            self.backend.enable_passes(render_passes(every))  # what any camera of the rig writes
         self.geometry = Geometry(spec.assets.all(), self._import)
         for ref in eager:
             self.geometry.add(ref, self.backend.asset_vertices[ref.key])
@@ -135,17 +161,22 @@ class FrameRenderer:
     def render(self, index: int) -> FrameResult:
         """Render frame ``index`` into the dataset: its files written, its journal record returned."""
         rendered = self.render_frame(index, self.writer.rgb_staging_path(index))
-        labels, passes, seconds = rendered.labels, rendered.passes, rendered.stage_seconds
+        seconds = rendered.stage_seconds
         start = time.perf_counter()
-        arrays = FrameArrays(labels.depth_mm, passes.depth, labels.instance, labels.semantic, labels.panoptic,
-                             passes.extra, rendered.frame.camera)
-        labels.record["files"] = self.writer.write_frame(index, arrays, self.spec.scenario.labels)
+        record = rendered.labels.record
+        files = self.writer.write_frame(index, rendered.arrays(), self.spec.scenario.labels)
+        for view in rendered.views:  # each rig camera's files in its own folder, cameras/NAME/
+            files.update(self.writer.write_frame(index, view.arrays(), view.spec, view_folder(view.name), view.rgb_path))
+        if rendered.views:
+            record["views"] = {view.name: view.labels.record for view in rendered.views}
+        record["files"] = files
         seconds["write"] = time.perf_counter() - start
-        return FrameResult(index, labels.record, len(rendered.frame.dropped), seconds)
+        return FrameResult(index, record, len(rendered.frame.dropped), seconds)
 
     def render_frame(self, index: int, rgb_path: Path) -> RenderedFrame:
-        """Frame ``index`` rendered and labeled, as arrays and records; only the RGB PNG is written (to
-        ``rgb_path``: the display image is what Blender's view transform saves)."""
+        """Frame ``index`` rendered and labeled, as arrays and records; only the RGB PNGs are written (to
+        ``rgb_path``, and beside it for rig cameras: the display image is what Blender's view transform
+        saves)."""
         seconds: dict[str, float] = {}
 
         @contextmanager
@@ -168,17 +199,39 @@ class FrameRenderer:
                     self._settle(frame)
             with stage("scene_update"):
                 backend.apply_motion(frame)
+        passes, labels = self._shoot(frame, rgb_path, self.spec.scenario.labels, "", stage)
+        views = []
+        for view in frame.views:  # the same scene from each rig camera: no new sample, scene or BVH
+            seen = replace(frame, camera=view.camera)
+            spec = self.spec.scenario.labels.model_copy(update={"outputs": view.outputs})
+            with redirect_output(self.log_path), stage("scene_update"):
+                backend.aim(view.camera)
+            path = rgb_path.with_name(f"{rgb_path.stem}.{view.name}.png")
+            view_passes, view_labels = self._shoot(seen, path, spec, f"_{view.name}", stage)
+            view_labels.record["image"]["camera_name"] = view.name
+            views.append(RenderedView(view.name, seen, view_passes, view_labels, spec, path))
+        if frame.views:
+            with redirect_output(self.log_path):
+                backend.aim(frame.camera)
+        return RenderedFrame(frame, passes, labels, seconds, views)
+
+    def _shoot(self, frame: FrameSpec, rgb_path: Path, spec: LabelSpec, tag: str,
+               stage: Callable[[str], ContextManager[None]]) -> tuple[Any, FrameLabels]:
+        """One camera's images and labels of the frame as the scene stands, with the camera where
+        ``frame.camera`` says; ``tag`` keeps each rig camera's noise and rain its own."""
+        backend, index = self.backend, frame.index
+        with redirect_output(self.log_path):
             with stage("render"):
                 backend.render()
             with stage("readback"):
                 passes = backend.save_outputs(rgb_path)
                 radiance = backend.read_combined() if frame.camera.bloom else None
             infrared = None
-            if frame.nir is not None:
+            if frame.nir is not None and "nir" in spec.outputs:
                 with stage("render"):
                     infrared = backend.render_nir(frame)
             heat = None
-            if frame.thermal is not None:
+            if frame.thermal is not None and "thermal" in spec.outputs:
                 with stage("render"):
                     heat = backend.render_thermal(frame)
             right = None
@@ -205,16 +258,16 @@ class FrameRenderer:
                 if frame.rainfall:  # the drops are nearer than the fogged scene behind them
                     fall = frame.rainfall
                     image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,
-                                           stage_rng(frame.seed, index, "rain"))
+                                           stage_rng(frame.seed, index, "rain" + tag))
                 if radiance is not None:  # the lens's glow around over-white light: after the air, before the sensor
                     image = add_bloom(image, radiance * np.float32(2.0 ** frame.camera.exposure_ev), frame.camera.bloom)
-                image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise"))
+                image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise" + tag))
                 cv2.imwrite(str(rgb_path), image)
         if infrared is not None:  # exposed as the RGB camera is (its auto-exposure included)
             passes.extra[NIR] = infrared * np.float32(2.0 ** frame.camera.exposure_ev)
         if heat is not None and frame.thermal is not None:
             passes.extra[THERMAL] = apparent_kelvin(heat, frame.thermal.blur_px, frame.thermal.noise_k,
-                                                    stage_rng(frame.seed, index, "thermal_noise"))
+                                                    stage_rng(frame.seed, index, "thermal_noise" + tag))
         if right is not None:  # the right view gets the same analytic fog and sensor, not rain (left only)
             with stage("sensor"):
                 path, right_passes = right
@@ -225,11 +278,11 @@ class FrameRenderer:
                     image = apply_fog(image, right_passes.depth, frame.fog.density, frame.fog.color,
                                       np.array(frame.camera.K), np.array(w2c), frame.fog.height_m)
                 passes.extra[RIGHT] = apply_sensor_effects(image, frame.sensor,
-                                                           stage_rng(frame.seed, index, "noise_right"))
+                                                           stage_rng(frame.seed, index, "noise_right" + tag))
         with stage("annotate"):
             labels = annotate_frame(frame, plan, passes.instance, passes.depth, isolated, self.bounds,
-                                    self.keypoints, self.spec.scenario.labels, rain, len(self.spec.scenario.classes))
-        return RenderedFrame(frame, passes, labels, seconds)
+                                    self.keypoints, spec, rain, len(self.spec.scenario.classes))
+        return passes, labels
 
     def _settle(self, frame: FrameSpec) -> None:
         """Write the simulated resting poses into the frame, so labels and params describe what is rendered."""

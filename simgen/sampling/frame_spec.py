@@ -128,6 +128,15 @@ class CameraParams:
 
 
 @dataclass
+class ViewSpec:
+    """One rig camera of a frame: its name (its folder is cameras/NAME), camera, and the extra outputs it writes."""
+
+    name: str
+    camera: CameraParams
+    outputs: list[str]
+
+
+@dataclass
 class SunParams:
     elevation_deg: float
     azimuth_deg: float
@@ -300,6 +309,7 @@ class FrameSpec:
     thermal: "ThermalParams | None" = None  # labels.outputs thermal: temperatures and emissivities
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
+    views: list[ViewSpec] = field(default_factory=list)  # camera.rig: the other cameras of this instant
 
     def params(self) -> dict[str, Any]:
         """The full record for COCO ``images[].params`` and the journal (an environment's boxes as a count)."""

@@ -25,7 +25,7 @@ from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, EnvironmentParams, FogParams, FrameSpec, GroundParams, LightParams,
     MaterialParams, ObjectSpec,
-    CONTRAST_LN, PropParams, RainfallParams, SunParams, Support, WorldParams, solid_props)
+    CONTRAST_LN, PropParams, RainfallParams, SunParams, Support, ViewSpec, WorldParams, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, depths_in_frustum, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
@@ -38,6 +38,7 @@ from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placem
 from simgen.sampling.photometry import (
     auto_exposure_ev, daylight_illuminance, frame_illuminance, lamp_power, sun_illuminance, sun_strength)
 from simgen.sampling.placement import Placed, PlacementRequest, footprint, scatter, shape_points, upright_yaw
+from simgen.sampling.rig import view_camera
 
 BACKDROP_ASSET = "primitive:plane"
 RAIN_ASSET = "primitive:cylinder"
@@ -219,15 +220,31 @@ class FrameSampler:
             self._environment(frame, layout, index)
         self._weather(frame, stage_rng(seed, index, "weather"))
         self._auto_exposure(frame, stage_rng(seed, index, "exposure"))
-        if "nir" in sc.labels.outputs:
+        wanted = sc.wanted_outputs()  # by the main camera or a rig camera
+        if "nir" in wanted:
             frame.nir = self._nir(frame, stage_rng(seed, index, "nir"))
-        if "thermal" in sc.labels.outputs:
+        if "thermal" in wanted:
             frame.thermal = self._thermal(frame, stage_rng(seed, index, "thermal"))
         if sc.camera.bloom is not None:
             camera.bloom = float(sc.camera.bloom.sample(stage_rng(seed, index, "bloom")))
+        baseline = None
+        if "stereo" in wanted:
+            baseline = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
         if "stereo" in sc.labels.outputs:
-            camera.stereo_baseline_m = float(sc.camera.stereo_baseline_m.sample(stage_rng(seed, index, "stereo")))
+            camera.stereo_baseline_m = baseline
+        frame.views = self._views(camera, baseline)
         return frame
+
+    def _views(self, camera: CameraParams, baseline: float | None) -> list[ViewSpec]:
+        """The rig's cameras where the main camera stands this frame (simgen/sampling/rig.py)."""
+        views = []
+        for name, outputs in list(self.scenario.camera_outputs().items())[1:]:
+            rig = next(c for c in self.scenario.camera.rig if c.name == name)
+            view = view_camera(camera, rig.position_m, rig.yaw_deg, rig.pitch_deg, rig.roll_deg, rig.focal_length_mm,
+                               rig.fov_deg, rig.resolution)
+            view.stereo_baseline_m = baseline if "stereo" in outputs else None
+            views.append(ViewSpec(str(name), view, list(outputs)))
+        return views
 
     def _nir(self, frame: FrameSpec, rng: np.random.Generator) -> nir.NirParams:
         """The near-infrared view: its illuminator and light shares, and every surface's reflectance."""

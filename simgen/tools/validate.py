@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from simgen.dataset.reader import mask_id
+from simgen.dataset.reader import CAMERAS, mask_id
 from simgen.errors import OutputError
 from simgen.outputs import OUTPUTS, PixelSpec, always_keys
 
@@ -105,7 +105,21 @@ def validate_dataset(out: Path, min_area_px: int = 4) -> ValidationReport:
         _check_frame(out, image, by_image.get(image["id"], []), min_area_px, report, stuff)
         if "panoptic_file" in image:
             _check_panoptic(out, image, segments.get(image["id"]), by_image.get(image["id"], []), report)
+    for folder in sorted((out / CAMERAS).glob(f"*/{ANNOTATIONS}")):  # camera.rig: each camera as a dataset
+        _add_camera(report, folder.parent, validate_dataset(folder.parent, min_area_px), images)
     return report
+
+
+def _add_camera(report: ValidationReport, folder: Path, camera: ValidationReport, images: list[dict[str, Any]]) -> None:
+    """A rig camera's findings, named by its folder, and a check that it has the main camera's instants."""
+    where = f"{CAMERAS}/{folder.name}"
+    report.images += camera.images
+    report.annotations += camera.annotations
+    report.errors += [Finding(f.code, f"{where}/{f.where}", f.message) for f in camera.errors]
+    report.warnings += [Finding(f.code, f"{where}/{f.where}", f.message) for f in camera.warnings]
+    if camera.images != len(images):
+        report.error("rig-frames", f"{where}/{ANNOTATIONS}", f"{camera.images} images; the main camera has "
+                                                             f"{len(images)}: every camera shoots every frame")
 
 
 def _panoptic_segments(out: Path, report: ValidationReport) -> dict[Any, list[dict[str, Any]]]:
