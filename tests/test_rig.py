@@ -144,6 +144,16 @@ def test_each_cameras_labels_match_its_own_projection(rig: Path) -> None:
     assert "normals_file" not in main_coco["images"][0]
 
 
+def test_the_summary_sheet_and_manifest_show_every_camera(rig: Path, tmp_path: Path, capsys) -> None:
+    from simgen.tools.sheet import GAP, sheet_png
+
+    manifest = json.loads((rig / "manifest.json").read_text())
+    assert manifest["cameras"] == {"left": {"images": 2, "annotations": 2}, "tele": {"images": 2, "annotations": 2}}
+    sheet = cv2.imdecode(np.frombuffer(sheet_png(rig, json.loads((rig / "annotations.json").read_text()),
+                                                 tile_width=100), np.uint8), cv2.IMREAD_COLOR)
+    assert sheet.shape[1] == 3 * 100 + 4 * GAP  # a column per camera
+
+
 def test_validate_checks_every_camera(rig: Path) -> None:
     report = validate_dataset(rig)
     assert not report.errors and report.images == 6

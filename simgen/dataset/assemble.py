@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from simgen.dataset.manifest import write_attribution
 from simgen.annotate.stuff import panoptic_categories, stuff_categories
-from simgen.dataset.reader import ANNOTATIONS, PANOPTIC, mask_id, view_folder
+from simgen.dataset.reader import ANNOTATIONS, CAMERAS, PANOPTIC, mask_id, read_coco, view_folder
 from simgen.dataset.writer import atomic_write_json, read_journal
 
 
@@ -35,6 +35,15 @@ def assemble_coco(out: Path, info: dict[str, Any], categories: list[dict[str, An
         _write_coco(out / view_folder(name), views, {**info, "camera": name}, categories, kept)
     write_attribution(out, kept)
     return coco
+
+
+def rig_counts(out: Path) -> dict[str, dict[str, int]]:
+    """Images and labeled instances of each rig camera's COCO file (cameras/NAME/annotations.json)."""
+    counts = {}
+    for path in sorted((out / CAMERAS).glob(f"*/{ANNOTATIONS}")):
+        coco = read_coco(path.parent)
+        counts[path.parent.name] = {"images": len(coco["images"]), "annotations": len(coco["annotations"])}
+    return counts
 
 
 def _write_coco(folder: Path, records: list[dict[str, Any]], info: dict[str, Any], categories: list[dict[str, Any]],

@@ -16,8 +16,9 @@ REPORT = ("report.html", "report_files")
 DATASET = Layout(
     kind="dataset",
     files=frozenset({ANNOTATIONS, PANOPTIC, JOURNAL, QUARANTINE, RESERVE, MANIFEST, "ATTRIBUTION.txt", "simgen.log",
-                     *SPLIT_FILES, REPORT[0], f"{CAMERAS}/*/{ANNOTATIONS}", f"{CAMERAS}/*/{PANOPTIC}"}),
+                     *SPLIT_FILES, REPORT[0], *(f"{CAMERAS}/*/{name}" for name in (ANNOTATIONS, PANOPTIC, REPORT[0]))}),
     folders={**{sub: FRAME_FILE for sub in SUBDIRS}, REPORT[1]: re.compile(r"[a-z0-9_]+\.png"),
-             **{f"{CAMERAS}/*/{sub}": FRAME_FILE for sub in SUBDIRS}},  # camera.rig: each camera's own files
+             **{f"{CAMERAS}/*/{sub}": FRAME_FILE for sub in SUBDIRS},  # camera.rig: each camera's own files
+             f"{CAMERAS}/*/{REPORT[1]}": re.compile(r"[a-z0-9_]+\.png")},
     evidence=MANIFEST,
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 import simgen
 from simgen.dataset import manifest as manifest_io
-from simgen.dataset.assemble import assemble_coco
+from simgen.dataset.assemble import assemble_coco, rig_counts
 from simgen.dataset.layout import DATASET
 from simgen.dataset.ownership import FolderLock, claim
 from simgen.dataset.reader import dig, member, record_files
@@ -119,6 +119,8 @@ def _write_merged(shards: list[Path], manifests: list[dict[str, Any]], out: Path
     manifest_io.write_manifest(out, merged)
     coco = assemble(out)
     merged.update(images=len(coco["images"]), annotations=len(coco["annotations"]), licenses=coco["licenses"])
+    if "cameras" in merged:  # camera.rig: the merged counts, not the first shard's
+        merged["cameras"] = rig_counts(out)
     manifest_io.write_manifest(out, merged)
     return coco
 

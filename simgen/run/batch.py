@@ -31,7 +31,7 @@ from simgen.config.loader import locate
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import Scenario
 from simgen.dataset import manifest as manifest_io
-from simgen.dataset.assemble import assemble_coco, coverage
+from simgen.dataset.assemble import assemble_coco, coverage, rig_counts
 from simgen.dataset.layout import DATASET
 from simgen.dataset.ownership import LOCK, MARKER, FolderLock, claim, clear
 from simgen.dataset.reader import dig
@@ -125,6 +125,7 @@ class RunSummary:
     dropped_objects: int
     failed_frames: list[int]
     coverage: dict[str, dict[str, float]] = field(default_factory=dict)
+    cameras: dict[str, dict[str, int]] = field(default_factory=dict)  # camera.rig: images, annotations per camera
 
     def text(self) -> str:
         rate = self.frames_rendered / self.wall_seconds if self.wall_seconds > 0 else 0.0
@@ -137,10 +138,17 @@ class RunSummary:
                   f"see simgen.log, and rerun to retry them." if self.failed_frames else "")
         return (f"Rendered {self.frames_rendered} frame(s) in {self.wall_seconds:.1f} s on {self.device} "
                 f"({rate:.2f} frames/s){resumed}. The dataset in {self.out} now holds {self.images} image(s) "
-                f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{dropped}{failed} "
+                f"with {self.annotations} labeled instance(s) in annotations.json (COCO).{self._rig()}{dropped}{failed} "
                 f"Cycles rendering took {render:.1f} s (+{amodal:.1f} s of 1-sample label passes); "
                 f"everything else {overhead:.0f}% of the frame time (per-stage seconds in manifest.json)."
                 + self.coverage_table())
+
+    def _rig(self) -> str:
+        if not self.cameras:
+            return ""
+        each = ", ".join(f"{name} {c['images']} image(s) with {c['annotations']} instance(s)"
+                         for name, c in self.cameras.items())
+        return f" Rig cameras, each in cameras/NAME/annotations.json: {each}."
 
     def coverage_table(self) -> str:
         if not self.coverage:
@@ -382,6 +390,8 @@ class _Finisher:
                              frames=self.scenario.frames)
         self.coco = coco
         wall = time.perf_counter() - self.wall_start
+        if self.scenario.camera.rig:
+            self.manifest["cameras"] = rig_counts(self.out)
         self.manifest.update(status=status, device=self.device, images=len(coco["images"]),
                              annotations=len(coco["annotations"]), failed_frames=self.failed,
                              licenses=coco["licenses"],
@@ -486,7 +496,8 @@ def render_dataset(scenario_path: Path | Scenario, out: Path, options: RenderOpt
                       frames_resumed=len(frames) - len(todo), images=len(coco["images"]),
                       annotations=len(coco["annotations"]), wall_seconds=time.perf_counter() - wall_start,
                       stage_seconds=dict(finisher.totals), device=source.device, dropped_objects=finisher.dropped,
-                      failed_frames=finisher.failed, coverage=manifest["coverage"])
+                      failed_frames=finisher.failed, coverage=manifest["coverage"],
+                      cameras=finisher.manifest.get("cameras", {}))
 
 
 def _render_frames(source: FrameSource, writer: DatasetWriter, reserve: DiskReserve, finisher: _Finisher,

@@ -19,7 +19,7 @@ import numpy as np
 from simgen.annotate.instances import decode_rle
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.errors import OutputError
-from simgen.dataset.reader import member, read_coco
+from simgen.dataset.reader import ANNOTATIONS, CAMERAS, member, read_coco
 from simgen.tools.export import annotations_by_image
 from simgen.tools.args import positive_int
 
@@ -138,17 +138,19 @@ def render_tile(rgb: np.ndarray, annotations: list[dict], names: dict[int, str],
 
 
 def caption(image: dict, annotations: list[dict]) -> str:
-    text = f"{Path(image['file_name']).name}   {len(annotations)} object(s)"
+    name = f"{image['camera_name']}/" if image.get("camera_name") else ""
+    text = f"{name}{Path(image['file_name']).name}   {len(annotations)} object(s)"
     return text + (f"   [{', '.join(image['conditions'])}]" if image.get("conditions") else "")
 
 
-def draw_title(canvas: np.ndarray, coco: dict[str, Any], shown: int) -> None:
+def draw_title(canvas: np.ndarray, coco: dict[str, Any], shown: int, cameras: int = 1) -> None:
     """Dataset name large, then counts and categories in a muted line."""
     width = canvas.shape[1] - 2 * GAP
     name = coco.get("info", {}).get("description") or "simgen dataset"
     cv2.putText(canvas, fit_text(name, width, TITLE_FONT, 0.8), (GAP + 2, 30), TITLE_FONT, 0.8, TEXT, 1, cv2.LINE_AA)
     images, categories = coco["images"], coco["categories"]
-    stats = (f"{shown} of {len(images)} image(s), {len(coco['annotations'])} object(s), "
+    rig = f" x {cameras} cameras" if cameras > 1 else ""
+    stats = (f"{shown} of {len(images)} image(s){rig}, {len(coco['annotations'])} object(s), "
              f"{images[0]['width']}x{images[0]['height']}   categories: {', '.join(c['name'] for c in categories)}")
     cv2.putText(canvas, fit_text(stats, width, FONT, 0.42), (GAP + 2, 52), FONT, 0.42, MUTED, 1, cv2.LINE_AA)
 
@@ -169,26 +171,52 @@ def contact_sheet(out: Path, dest: Path, n: int = 16, cols: int = 4, tile_width:
 
 
 def sheet_png(out: Path, coco: dict, n: int = 16, cols: int = 4, tile_width: int = 320) -> bytes:
-    """The contact sheet as PNG bytes, from a COCO dict the caller has already loaded."""
-    images = sorted(coco["images"], key=lambda im: im["id"])[:n]
-    if not images:
+    """The contact sheet as PNG bytes, from a COCO dict the caller has already loaded. A rig's dataset
+    shows one frame per row, its cameras side by side in the order they look, left to right."""
+    tiles, cols = _tiles(out, coco, n, cols)
+    if not tiles:
         raise OutputError(f"{out} holds no finished image yet; nothing to show")
-    layout = layout_for(images, cols, tile_width)
-    by_image = annotations_by_image(coco)
+    layout = layout_for([image for _, image, _ in tiles], cols, tile_width)
     names = {c["id"]: c["name"] for c in coco["categories"]}
     sheet_w, sheet_h = layout.size
     canvas = np.full((sheet_h, sheet_w, 3), BACKGROUND, dtype=np.uint8)
-    draw_title(canvas, coco, len(images))
-    for index, image in enumerate(images):
+    shown = len({image["id"] for _, image, _ in tiles})
+    draw_title(canvas, coco, shown, len(tiles) // shown)
+    for index, (folder, image, labels) in enumerate(tiles):
         x, y = layout.origin(index)
-        labels = by_image.get(image["id"], [])
         canvas[y:y + layout.tile_height, x:x + layout.tile_width] = render_tile(
-            read_rgb(member(out, image["file_name"], f"image {image['id']}: file_name")), labels, names, layout.tile_width, layout.tile_height)
+            read_rgb(member(folder, image["file_name"], f"image {image['id']}: file_name")), labels, names,
+            layout.tile_width, layout.tile_height)
         text = fit_text(caption(image, labels), layout.tile_width, FONT, 0.4)
         cv2.putText(canvas, text, (x + 1, y + layout.tile_height + 16), FONT, 0.4, MUTED, 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", canvas)
     assert ok
     return png.tobytes()
+
+
+def _tiles(out: Path, coco: dict, n: int, cols: int) -> tuple[list[tuple[Path, dict, list[dict]]], int]:
+    """(folder, image, its annotations) per tile, and the number of columns."""
+    images = sorted(coco["images"], key=lambda im: im["id"])
+    by_image = annotations_by_image(coco)
+    cameras = [(out, {im["id"]: im for im in images}, by_image)]
+    for path in sorted((out / CAMERAS).glob(f"*/{ANNOTATIONS}")):
+        view = read_coco(path.parent)
+        cameras.append((path.parent, {im["id"]: im for im in view["images"]}, annotations_by_image(view)))
+    if len(cameras) == 1:
+        return [(out, image, by_image.get(image["id"], [])) for image in images[:n]], cols
+    first = images[0] if images else None
+    if first is not None:  # columns by where each camera looks, turned from the main one
+        cameras.sort(key=lambda c: _yaw(first, c[1].get(first["id"], first)))
+    rows = max(1, n // len(cameras))
+    return [(folder, views[image["id"]], labels.get(image["id"], []))
+            for image in images[:rows] for folder, views, labels in cameras if image["id"] in views], len(cameras)
+
+
+def _yaw(main: dict, image: dict) -> float:
+    """How far right of the main camera ``image``'s camera looks, in radians."""
+    forward = np.array(image["camera"]["world_to_camera"])[2, :3]  # its optical axis in the world
+    x, _, z = np.array(main["camera"]["world_to_camera"])[:3, :3] @ forward
+    return math.atan2(x, z)
 
 
 def run_sheet(args: argparse.Namespace) -> int:
