@@ -189,3 +189,85 @@ def test_thermal_reads_the_temperatures_it_was_given(tmp_path) -> None:
     assert not sky.any() or float(np.median(celsius[sky])) == pytest.approx(-5.0, abs=0.5)
     display = cv2.imread(str(out / image["thermal_display_file"]))
     assert display.shape == (*celsius.shape, 3)
+
+
+def dot_pattern(tmp_path: Path, distance: float) -> np.ndarray:
+    """The NIR image of a flat wall ``distance`` m straight ahead, lit only by the dot projector
+    (7.5 cm left of the lens, 1-degree cells, 256x192 at 50 degrees)."""
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump({
+        "name": "dots", "resolution": [256, 192], "samples": 4, "adaptive_threshold": 0, "max_bounces": 1,
+        "view_transform": "Standard", "world_map_resolution": 64}))
+    scene = tmp_path / f"dots{distance}.yaml"
+    scene.write_text(yaml.safe_dump({
+        "name": "dots", "seed": 1, "frames": 1, "render": str(tmp_path / "preset.yaml"),
+        "classes": [{"name": "wall", "asset": "primitive:cube", "count": 1, "scale": 6,
+                     "position": {"x": 0, "y": 3, "z": 0}, "rotation_deg": {"x": 0, "y": 0, "z": 0},
+                     "nir_reflectance": 0.8}],
+        "camera": {"fov_deg": 50, "fixed": {"location": [0, -distance, 0], "look_at": [0, 0, 0]},
+                   "nir": {"illuminator_w": 0, "sun_share": 0, "sky_share": 0,
+                           "projector": {"power_w": 5, "offset_m": -0.075, "dot_spacing_deg": 1.0, "dot_size": 0.4}}},
+        "sun": None, "world": {"type": "color", "color": [0, 0, 0], "strength": 0}, "ground": {"enabled": False},
+        "labels": {"outputs": ["nir"]}}))
+    out = tmp_path / f"dots{distance}"
+    assert main(["render", str(scene), "-o", str(out), "--no-progress"]) == 0
+    image, = json.loads((out / "annotations.json").read_text())["images"]
+    return cv2.imread(str(out / image["nir_file"]), cv2.IMREAD_UNCHANGED).astype(np.float32)
+
+
+def test_projected_dots_shift_with_depth_by_focal_times_baseline(tmp_path) -> None:
+    """Structured light: a dot leaving the projector at angle t lands at u = f (tan t + B / Z) + cx, so the
+    pattern on a wall at 1 m and at 2 m is the same pattern moved by f B (1/2 - 1/1) pixels along x (here
+    +10.3 px), not at all along y; one dot per cell of the spacing; brightness falls as 1 / Z^2."""
+    near, far = dot_pattern(tmp_path, 1.0), dot_pattern(tmp_path, 2.0)
+    focal = 128 / math.tan(math.radians(25))
+    (dx, dy), _ = cv2.phaseCorrelate(near, far)
+    assert dx == pytest.approx(focal * -0.075 * (1 / 2 - 1 / 1), abs=0.3) and abs(dy) < 0.3
+    centre = near[48:144, 64:192]  # dots: local maxima, one per cell
+    peaks = (centre == cv2.dilate(centre, np.ones((3, 3), np.uint8))) & (centre > 0.2 * centre.max())
+    assert peaks.sum() == pytest.approx(centre.size / (focal * math.tan(math.radians(1.0))) ** 2, rel=0.1)
+    assert np.percentile(centre, 50) < 0.05 * centre.max()  # dark between the dots
+    assert near.mean() / far.mean() == pytest.approx(4.0, rel=0.05)
+
+
+def two_part_obj(folder: Path) -> Path:
+    """One asset of two boxes side by side: the left one painted ('paint'), the right one a tyre's rubber."""
+    lines, faces = ["mtllib parts.mtl"], [(1, 2, 3, 4), (5, 8, 7, 6), (1, 5, 6, 2), (2, 6, 7, 3), (3, 7, 8, 4),
+                                            (5, 1, 4, 8)]
+    for box, (x0, x1, material) in enumerate([(-1.0, -0.1, "paint"), (0.1, 1.0, "Tire_Rubber")]):
+        for z in (0.0, 1.0):
+            lines += [f"v {x} {y} {z}" for x, y in ((x0, -0.5), (x1, -0.5), (x1, 0.5), (x0, 0.5))]
+        lines += [f"usemtl {material}"] + ["f " + " ".join(str(8 * box + i) for i in face) for face in faces]
+    (folder / "parts.mtl").write_text("newmtl paint\nKd 0.8 0.1 0.1\nnewmtl Tire_Rubber\nKd 0.05 0.05 0.05\n")
+    (folder / "parts.obj").write_text("\n".join(lines) + "\n")
+    return folder / "parts.obj"
+
+
+def test_parts_of_an_asset_have_their_own_temperatures(tmp_path) -> None:
+    """A 'car' whose right box is made of a material named like a tyre's: with the body pinned at 20 C and
+    the tyres at 45 C, the thermal image reads the body at 20 C and the tyre at 43.9 C: its emissivity
+    0.95 emits 95 % of a 45 C black body's radiance and reflects 5 % of the 20 C sky's."""
+    from simgen.sampling.thermal import apparent_celsius, part_of, radiance
+
+    assert [part_of(n) for n in ("carPaint", "Tire_Rubber", "GLASS_headlights", "cristales", "wheels")] == \
+        [0, 1, 3, 2, 0]
+    scene = tmp_path / "parts.yaml"
+    scene.write_text(yaml.safe_dump({
+        "name": "parts", "seed": 1, "frames": 1, "render": str(FIXTURES / "tiny.yaml"),
+        "classes": [{"name": "car", "asset": str(two_part_obj(tmp_path)), "count": 1,
+                     "position": {"x": 0, "y": 0, "z": 0}, "rotation_deg": {"x": 0, "y": 0, "z": 0},
+                     "temperature_c": 20, "emissivity": 1, "parts_c": {"tyre": 45}}],
+        "camera": {"focal_length_mm": 30, "fixed": {"location": [0, -5, 0.5], "look_at": [0, 0, 0.5]},
+                   "thermal": {"ambient_c": 20, "sky_below_ambient_c": 0, "noise_k": 0.0, "blur_px": 0}},
+        "sun": None, "ground": {"enabled": False}, "labels": {"outputs": ["thermal"]}}))
+    out = tmp_path / "out"
+    assert render(scene, out) == 0
+    image, = json.loads((out / "annotations.json").read_text())["images"]
+    assert image["params"]["thermal"]["parts"][0][0] == [45.0, 0.95]
+    celsius = cv2.imread(str(out / image["thermal_file"]), cv2.IMREAD_UNCHANGED).astype(np.float64) / 100 - 273.15
+    instance = cv2.imread(str(out / image["instance_file"]), cv2.IMREAD_UNCHANGED)
+    inside = cv2.erode((instance == 1).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    middle = instance.shape[1] // 2
+    body = float(np.median(celsius[:, :middle][inside[:, :middle]]))
+    tyre = float(np.median(celsius[:, middle:][inside[:, middle:]]))
+    reflecting = apparent_celsius(0.95 * radiance(45.0) + 0.05 * radiance(20.0))  # the sky here is at 20 C
+    assert body == pytest.approx(20.0, abs=0.5) and tyre == pytest.approx(reflecting, abs=0.3), (body, tyre)

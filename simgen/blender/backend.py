@@ -15,7 +15,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import bpy
 import bmesh  # after bpy: importing bpy is what puts Blender's own modules on the path
@@ -35,6 +35,7 @@ from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import is_path_like
 from simgen.errors import AssetError
+from simgen.sampling.thermal import PARTS, part_of
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, FrameSpec, LightParams, MaterialParams, SunParams, particles, solid_props)
 
@@ -137,6 +138,42 @@ def _normalise(mesh: bpy.types.Mesh, ref: AssetRef, suffix: str) -> None:
     mesh.update()
 
 
+def _tag_parts(mesh: bpy.types.Mesh) -> None:
+    """Each face's part (tyre, glass, lamp or body, from its material's name) as the integer face attribute
+    ``simgen_part``, which the thermal view reads to give parts their own temperatures."""
+    parts = [part_of(m.name) if m is not None else 0 for m in mesh.materials]
+    if not any(parts) or not mesh.polygons:
+        return
+    slots = np.zeros(len(mesh.polygons), dtype=np.int32)
+    mesh.polygons.foreach_get("material_index", slots)
+    attribute = mesh.attributes.new("simgen_part", "INT", "FACE")
+    attribute.data.foreach_set("value", np.asarray(parts, dtype=np.int32)[np.clip(slots, 0, len(parts) - 1)])
+
+
+def _by_part(nodes: Any, links: Any, prop: str) -> Any:
+    """A node output: the object's ``prop`` where the face is body, ``prop_tyre`` etc. on its parts."""
+    part = nodes.new("ShaderNodeAttribute")
+    part.attribute_type, part.attribute_name = "GEOMETRY", "simgen_part"
+    body = nodes.new("ShaderNodeAttribute")
+    body.attribute_type, body.attribute_name = "OBJECT", prop
+    total = body.outputs["Fac"]
+    for index, name in enumerate(PARTS[1:], 1):
+        value = nodes.new("ShaderNodeAttribute")
+        value.attribute_type, value.attribute_name = "OBJECT", f"{prop}_{name}"
+        here, step, weighted, summed = (nodes.new("ShaderNodeMath") for _ in range(4))
+        here.operation, step.operation, weighted.operation, summed.operation = "COMPARE", "SUBTRACT", "MULTIPLY", "ADD"
+        links.new(part.outputs["Fac"], here.inputs[0])
+        here.inputs[1].default_value, here.inputs[2].default_value = float(index), 0.5
+        links.new(value.outputs["Fac"], step.inputs[0])
+        links.new(body.outputs["Fac"], step.inputs[1])
+        links.new(here.outputs[0], weighted.inputs[0])
+        links.new(step.outputs[0], weighted.inputs[1])
+        links.new(total, summed.inputs[0])
+        links.new(weighted.outputs[0], summed.inputs[1])
+        total = summed.outputs[0]
+    return total
+
+
 def _reflectance_material(name: str, prop: str) -> bpy.types.Material:
     """A diffuse grey whose reflectance is each object's custom property ``prop`` (one material for all)."""
     material = bpy.data.materials.new(name)
@@ -152,23 +189,55 @@ def _reflectance_material(name: str, prop: str) -> bpy.types.Material:
     return material
 
 
+def _dot_projector(name: str) -> bpy.types.Object:
+    """A spot light that casts a fixed pseudo-random dot pattern: the direction of each ray it sends, in its
+    own axes, as tangent-plane coordinates (x / -z, y / -z: a slide in front of the lens), cut into square
+    cells with one dot at a random place in each (Voronoi F1 distance under the dot's radius)."""
+    data = bpy.data.lights.new(name, "SPOT")
+    data.use_nodes = True
+    nodes, links = data.node_tree.nodes, data.node_tree.links
+    coordinates, split = nodes.new("ShaderNodeTexCoord"), nodes.new("ShaderNodeSeparateXYZ")
+    links.new(coordinates.outputs["Normal"], split.inputs[0])
+    depth = nodes.new("ShaderNodeMath")
+    depth.operation = "MULTIPLY"
+    depth.inputs[1].default_value = -1.0
+    links.new(split.outputs["Z"], depth.inputs[0])
+    slide = nodes.new("ShaderNodeCombineXYZ")
+    for axis in "XY":
+        ratio = nodes.new("ShaderNodeMath")
+        ratio.operation = "DIVIDE"
+        links.new(split.outputs[axis], ratio.inputs[0])
+        links.new(depth.outputs[0], ratio.inputs[1])
+        links.new(ratio.outputs[0], slide.inputs[axis])
+    cells = nodes.new("ShaderNodeTexVoronoi")
+    cells.name = "cells"
+    cells.voronoi_dimensions, cells.feature = "2D", "F1"
+    cells.inputs["Randomness"].default_value = 0.7  # dots off a regular grid, as a diffraction pattern's are
+    links.new(slide.outputs[0], cells.inputs["Vector"])
+    dot = nodes.new("ShaderNodeMath")
+    dot.name, dot.operation = "dot", "LESS_THAN"
+    links.new(cells.outputs["Distance"], dot.inputs[0])
+    links.new(dot.outputs[0], nodes["Emission"].inputs["Strength"])
+    obj = bpy.data.objects.new(name, data)
+    obj.hide_render = True
+    return obj
+
+
 def _thermal_material(name: str) -> bpy.types.Material:
     """Emission of each object's ``lwir`` radiance, weighted by its emissivity, mixed with a white diffuse
-    reflection weighted by ``lwir_r`` = 1 - emissivity: a grey body in its surroundings."""
+    reflection weighted by ``lwir_r`` = 1 - emissivity: a grey body in its surroundings. Faces of a part
+    (``simgen_part``) take ``lwir_tyre``, ``lwir_r_glass``, ... instead."""
     material = bpy.data.materials.new(name)
     nodes, links = material.node_tree.nodes, material.node_tree.links
     for node in list(nodes):
         if node.type != "OUTPUT_MATERIAL":
             nodes.remove(node)
-    emitted, share = nodes.new("ShaderNodeAttribute"), nodes.new("ShaderNodeAttribute")
-    emitted.attribute_type, emitted.attribute_name = "OBJECT", "lwir"
-    share.attribute_type, share.attribute_name = "OBJECT", "lwir_r"
     emission, diffuse, mix = (nodes.new("ShaderNodeEmission"), nodes.new("ShaderNodeBsdfDiffuse"),
                               nodes.new("ShaderNodeMixShader"))
     emission.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
     diffuse.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
-    links.new(emitted.outputs["Fac"], emission.inputs["Strength"])
-    links.new(share.outputs["Fac"], mix.inputs["Fac"])
+    links.new(_by_part(nodes, links, "lwir"), emission.inputs["Strength"])
+    links.new(_by_part(nodes, links, "lwir_r"), mix.inputs["Fac"])
     links.new(emission.outputs["Emission"], mix.inputs[1])
     links.new(diffuse.outputs["BSDF"], mix.inputs[2])
     links.new(mix.outputs["Shader"], nodes["Material Output"].inputs["Surface"])
@@ -208,6 +277,7 @@ class BlenderBackend:
         self._extra_passes: list = []  # simgen.outputs.RenderPass, from enable_passes
         self._views: dict[str, bpy.types.Material] = {}  # override materials of the NIR and thermal views
         self._illuminator: bpy.types.Object | None = None
+        self._projector: bpy.types.Object | None = None  # camera.nir.projector: the dot pattern's light
         self._thermal_world: bpy.types.World | None = None
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
@@ -288,6 +358,7 @@ class BlenderBackend:
             obj = self._create_primitive(ref.primitive) if ref.kind == "primitive" else self._import_file(ref)
             if not obj.data.materials:
                 obj.data.materials.append(None)
+            _tag_parts(obj.data)
             self._library[ref.key] = obj
             self._pools[ref.key] = []
         vertices = hull_vertices(self._library[ref.key].data)
@@ -778,12 +849,26 @@ class BlenderBackend:
         beam.data.energy, beam.data.spot_size = params.illuminator_w, math.radians(params.cone_deg)
         beam.data.spot_blend, beam.data.shadow_soft_size = 0.15, 0.01
         beam.hide_render = False
+        dots = params.projector
+        if dots is not None:
+            if self._projector is None:
+                self._projector = _dot_projector("simgen_projector")
+                self.scene.collection.objects.link(self._projector)
+            self._projector.matrix_world = Matrix.Translation(matrix.col[0].xyz * dots.offset_m) @ matrix
+            light, nodes = self._projector.data, self._projector.data.node_tree.nodes
+            light.energy, light.spot_size = dots.power_w, math.radians(dots.fov_deg)
+            light.spot_blend, light.shadow_soft_size = 0.0, 0.0  # a point source: sharp dots
+            nodes["cells"].inputs["Scale"].default_value = 1.0 / math.tan(math.radians(dots.dot_spacing_deg))
+            nodes["dot"].inputs[1].default_value = dots.dot_size / 2  # the radius, in cells
+            self._projector.hide_render = False
         try:
             return self._render_view(self._views["nir"], {"nir": (params.objects, params.props, params.ground,
                                                                   params.environment, 0.5)},
                                      params.sun_share, params.lamp_share, params.sky_share)
         finally:
             beam.hide_render = True
+            if self._projector is not None:
+                self._projector.hide_render = True
 
     def render_thermal(self, frame: FrameSpec) -> np.ndarray:
         """The frame in long-wave infrared: every surface emits eps x its black-body radiance and reflects
@@ -807,14 +892,20 @@ class BlenderBackend:
             return [1.0 - e for _, e in pairs]
 
         env = params.environment
+        properties = {
+            "lwir": (emitted(params.objects), emitted(params.props), radiance(params.ground[0]),
+                     {g: radiance(t) for g, (t, _) in env.items()}, radiance(params.ambient_c)),
+            "lwir_r": (reflected(params.objects), reflected(params.props), 1.0 - params.ground[1],
+                       {g: 1.0 - e for g, (_, e) in env.items()}, 0.05)}
+        for index, part in enumerate(PARTS[1:]):  # each object's parts; props' parts are their bodies
+            parts = [own[index] for own in params.parts] if params.parts else params.objects
+            for prop, values in (("lwir", emitted(parts)), ("lwir_r", reflected(parts))):
+                _, props, ground, groups, particle = properties[prop]
+                properties[f"{prop}_{part}"] = (values, props, ground, groups, particle)
         world = self.scene.world
         self.scene.world = sky
         try:
-            return self._render_view(self._views["thermal"], {
-                "lwir": (emitted(params.objects), emitted(params.props), radiance(params.ground[0]),
-                         {g: radiance(t) for g, (t, _) in env.items()}, radiance(params.ambient_c)),
-                "lwir_r": (reflected(params.objects), reflected(params.props), 1.0 - params.ground[1],
-                           {g: 1.0 - e for g, (_, e) in env.items()}, 0.05)}, 0.0, 0.0, 1.0)
+            return self._render_view(self._views["thermal"], properties, 0.0, 0.0, 1.0)
         finally:
             self.scene.world = world
 

@@ -159,6 +159,10 @@ class ClassSpec(StrictModel):
         None, description="surface temperature for labels.outputs: [thermal] (default: the air's, warmer for "
                           "people and vehicles; see simgen/sampling/thermal.py)")
     emissivity: Share | None = Field(None, description="thermal emissivity (default 0.95; metals 0.3)")
+    parts_c: dict[Literal["tyre", "glass", "lamp"], FloatDist] | None = Field(
+        None, description="temperatures of the asset's parts, by their materials' names (tyres, glass, lamps); "
+                          "default: warm tyres and lit lamps on running vehicles, else the body's (see "
+                          "simgen/sampling/thermal.py)")
     front: Literal["-y", "+y", "-x", "+x"] = Field(
         "-y", description="the asset's front in its own frame (-y: Blender's front view), for against, facing, lane")
 
@@ -307,6 +311,21 @@ def _pose_sampler(pose: dict[str, Any]) -> tuple[str, Any]:
                                   {"name": name, "where": f"{where}: " if where else "", "message": first["msg"]}) from None
 
 
+class ProjectorSpec(StrictModel):
+    """A structured-light dot projector beside the NIR camera (as in Kinect-style depth cameras): a fixed
+    pseudo-random pattern of dots, one per cell of a grid of directions, so each dot's place in the image
+    shifts with the depth it lands at, by f x baseline / Z pixels."""
+
+    power_w: NonNegative = Field(default_factory=lambda: constant(2.0),
+                                 description="Blender W of the light without its pattern: each dot is as bright "
+                                             "as a plain spot of this power; the spaces between are dark")
+    offset_m: float = Field(-0.075, ge=-10, le=10, description="the baseline: beside the lens along the camera's "
+                                                              "x axis (negative: to its left)")
+    fov_deg: float = Field(70.0, gt=0, lt=170, description="the pattern's full angle")
+    dot_spacing_deg: float = Field(0.3, gt=0, le=20, description="one dot per cell of this many degrees")
+    dot_size: float = Field(0.35, gt=0, le=1, description="a dot's diameter as a share of the spacing")
+
+
 class NirSpec(StrictModel):
     """A near-infrared camera (``labels.outputs: [nir]``): monochrome, lit by its own illuminator beside
     the lens plus the infrared share of the sun, sky and lamps; surfaces by their NIR reflectance."""
@@ -322,6 +341,7 @@ class NirSpec(StrictModel):
                                                "(550 nm / 850 nm)^4 = 0.175 as strong in the NIR")
     lamp_share: NonNegative = Field(default_factory=lambda: constant(0.05),
                                     description="likewise for lamps (LEDs give almost none, halogen a lot)")
+    projector: ProjectorSpec | None = Field(None, description="a structured-light dot projector (default: none)")
 
 
 class ThermalSpec(StrictModel):

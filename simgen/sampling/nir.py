@@ -21,6 +21,17 @@ FAMILY = {"planks": 0.55, "laminate": 0.55, "wood": 0.55, "tiles": 0.6, "carpet"
 
 
 @dataclass
+class ProjectorParams:
+    """The dot projector of a frame: its power, baseline and pattern (see ProjectorSpec)."""
+
+    power_w: float
+    offset_m: float
+    fov_deg: float
+    dot_spacing_deg: float
+    dot_size: float
+
+
+@dataclass
 class NirParams:
     """What the NIR view of a frame is lit by and how each thing in it reflects."""
 
@@ -34,6 +45,7 @@ class NirParams:
     props: list[float] = field(default_factory=list)  # per solid prop (surface, backdrop, distractors)
     ground: float = 0.35
     environment: dict[str, float] = field(default_factory=dict)  # per environment material group
+    projector: ProjectorParams | None = None
 
 
 def reflectance(material: MaterialParams) -> float:

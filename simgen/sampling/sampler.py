@@ -251,6 +251,10 @@ class FrameSampler:
         spec = self.scenario.camera.nir
         params = nir.NirParams(*(float(d.sample(rng)) for d in (spec.illuminator_w, spec.cone_deg)), spec.offset_m,
                                *(float(d.sample(rng)) for d in (spec.sun_share, spec.sky_share, spec.lamp_share)))
+        if spec.projector is not None:
+            dots = spec.projector
+            params.projector = nir.ProjectorParams(float(dots.power_w.sample(rng)), dots.offset_m, dots.fov_deg,
+                                                   dots.dot_spacing_deg, dots.dot_size)
         classes = {c.name: c for c in self.scenario.classes}
         for obj in frame.objects:
             given = classes[obj.class_name].nir_reflectance
@@ -275,6 +279,11 @@ class FrameSampler:
             emissivity = float(cls.emissivity.sample(rng)) if cls.emissivity is not None else \
                 (0.3 if obj.material.metallic > 0.5 else 0.95)
             params.objects.append((temperature, emissivity))
+            draws = (float(rng.random()), float(rng.random()))
+            given = {part: float(d.sample(rng)) for part, d in (cls.parts_c or {}).items()}
+            lit = frame.environment.lamps_on if frame.environment is not None else "night" in frame.conditions
+            params.parts.append(thermal.part_temperatures(obj.class_name, (temperature, emissivity), ambient, lit,
+                                                          draws, given))
         params.props = [(ambient, 0.95) for _ in solid_props(frame)]
         sun = frame.sun
         load = thermal.solar_load(sun_illuminance(sun.strength) * max(math.sin(math.radians(sun.elevation_deg)), 0.0)
