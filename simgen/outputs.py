@@ -181,3 +181,4 @@ import simgen.surface_outputs  # noqa: E402,F401 - normals and albedo register t
 import simgen.stereo_outputs  # noqa: E402,F401 - the right camera's image and the disparity
 import simgen.nir_output  # noqa: E402,F401 - a near-infrared camera
 import simgen.thermal_output  # noqa: E402,F401 - a radiometric thermal camera
+import simgen.flow_outputs  # noqa: E402,F401 - optical flow of clips

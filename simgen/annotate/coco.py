@@ -20,6 +20,14 @@ def image_id(index: int) -> int:
     return index + 1
 
 
+TRACKS_PER_VIDEO = 100_000  # track ids: video id x this + the object's mask id, unique over the dataset
+
+
+def track_id(video: int, mask: int) -> int:
+    """An object's id over its whole clip (video ``video``, counted from 0), unique in the dataset."""
+    return (video + 1) * TRACKS_PER_VIDEO + mask
+
+
 def object_pose_in_camera(obj: ObjectSpec, bounds: AssetBounds, world_to_camera: np.ndarray) -> dict[str, Any]:
     """3D box of the object in OpenCV camera coordinates: centre, rotation matrix, size."""
     rotation_world = euler_xyz_matrix(*obj.rotation_euler)
@@ -50,6 +58,7 @@ def image_record(frame: FrameSpec, labels: Any) -> dict[str, Any]:
         **({"camera_right": {"K": frame.camera.K, "world_to_camera": frame.camera.right_camera()[0],
                              "baseline_m": frame.camera.stereo_baseline_m}}
            if frame.camera.stereo_baseline_m is not None else {}),
+        **({"video_id": frame.clip.video + 1, "frame_id": frame.clip.frame_id} if frame.clip is not None else {}),
         "conditions": list(frame.conditions),
         "params": frame.params(),
     }

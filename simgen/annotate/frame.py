@@ -15,7 +15,7 @@ import numpy as np
 
 from simgen.annotate.amodal import (
     Rect, box_corners_2d, camera_points, isolation_groups, projected_extent, truncation, world_points)
-from simgen.annotate.coco import image_record, object_pose_in_camera
+from simgen.annotate.coco import image_record, object_pose_in_camera, track_id
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
 from simgen.annotate.stuff import STUFF_BASE, panoptic, stuff_semantic
@@ -104,6 +104,8 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
             **severity(frame, world_points(obj, box_corners(b.minimum, b.maximum)).mean(axis=0),
                        float(rain[instance_map == obj.instance_id].mean()) if rain is not None else 0.0),
         }
+        if frame.clip is not None:
+            annotation["track_id"] = track_id(frame.clip.video, obj.instance_id)
         if spec.amodal_masks:
             annotation["amodal_segmentation"] = encode_rle(amodal_mask if amodal_mask is not None
                                                            else instance_map == obj.instance_id)
@@ -117,6 +119,9 @@ def annotate_frame(frame: FrameSpec, plan: FramePlan, instance_map: np.ndarray, 
                 continue
             annotation.update(iscrowd=1, ignore=1)
         annotations.append(annotation)
+    if frame.clip is not None:  # which tracks the frame could show (for enter, leave and occlusion events)
+        image["in_view"] = sorted(i for i, e in plan.extents.items()
+                                  if e is not None and e[0] < width and e[2] > 0 and e[1] < height and e[3] > 0)
     categories = {o.instance_id: o.category_id for o in frame.objects}
     if frame.environment is not None:
         semantic = stuff_semantic(instance_map, depth, categories, things)

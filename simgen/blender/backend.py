@@ -174,6 +174,20 @@ def _by_part(nodes: Any, links: Any, prop: str) -> Any:
     return total
 
 
+def _linear_keys(obj: bpy.types.Object) -> None:
+    """Straight-line motion between an object's keys (Blender eases them by default)."""
+    action = obj.animation_data.action if obj.animation_data else None
+    if action is None:
+        return
+    curves = getattr(action, "fcurves", None)
+    if curves is None:  # Blender 5: an action's curves live in its layers' channelbags
+        curves = [c for layer in action.layers for strip in layer.strips
+                  for bag in strip.channelbags for c in bag.fcurves]
+    for curve in curves:
+        for point in curve.keyframe_points:
+            point.interpolation = "LINEAR"
+
+
 def _reflectance_material(name: str, prop: str) -> bpy.types.Material:
     """A diffuse grey whose reflectance is each object's custom property ``prop`` (one material for all)."""
     material = bpy.data.materials.new(name)
@@ -278,6 +292,7 @@ class BlenderBackend:
         self._views: dict[str, bpy.types.Material] = {}  # override materials of the NIR and thermal views
         self._illuminator: bpy.types.Object | None = None
         self._projector: bpy.types.Object | None = None  # camera.nir.projector: the dot pattern's light
+        self._rig: dict[str, bpy.types.Object] = {}  # camera.rig: a camera object per rig camera, on the main one
         self._thermal_world: bpy.types.World | None = None
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
@@ -624,33 +639,44 @@ class BlenderBackend:
         self._main = cam
         self.camera.delta_location = (0.0, 0.0, 0.0)
         self.camera.matrix_world = Matrix(cam.matrix_world)
-        self._lens(cam)
-        data = self.camera.data
-        data.dof.use_dof = cam.f_stop is not None
-        if cam.f_stop is not None:
-            data.dof.aperture_fstop = cam.f_stop
-            data.dof.focus_distance = cam.focus_distance_m
+        self.scene.camera = self.camera
+        self._lens(self.camera.data, cam)
         view = self.scene.view_settings
         view.exposure = cam.exposure_ev
         wanted = cam.view_transform or self.preset.view_transform
         if view.view_transform != wanted:
             view.view_transform = wanted
 
-    def _lens(self, cam: CameraParams) -> None:
-        data, render = self.camera.data, self.scene.render
+    def _lens(self, data: bpy.types.Camera, cam: CameraParams) -> None:
+        render = self.scene.render
         data.lens = cam.focal_length_mm
         data.sensor_width = cam.sensor_width_mm
         data.shift_x, data.shift_y = cam.shift
+        data.dof.use_dof = cam.f_stop is not None
+        if cam.f_stop is not None:
+            data.dof.aperture_fstop = cam.f_stop
+            data.dof.focus_distance = cam.focus_distance_m
         if (render.resolution_x, render.resolution_y) != tuple(cam.resolution):
             render.resolution_x, render.resolution_y = cam.resolution
 
-    def aim(self, cam: CameraParams) -> None:
-        """Make the Blender camera ``cam``, a rig camera or the frame's own again: its turn, lens and image
-        size, and its place as an offset from the main camera (delta_location, so that motion-blur keys,
-        which move the main camera, move the whole rig). The scene itself is left as it is."""
-        self.camera.rotation_euler = Matrix(cam.matrix_world).to_euler(self.camera.rotation_mode)
-        self.camera.delta_location = Vector(cam.location) - Vector(self._main.location)
-        self._lens(cam)
+    def aim(self, cam: CameraParams, name: str | None = None) -> None:
+        """Render from rig camera ``name`` (None: the frame's own camera again): a camera object parented
+        to the main one at its place and turn relative to it, so the keys that move and turn the main
+        camera (motion blur, a clip's motion vectors) carry the whole rig. The scene is left as it is."""
+        if name is None:
+            self.scene.camera = self.camera
+            self._lens(self.camera.data, cam)
+            return
+        if name not in self._rig:
+            child = bpy.data.objects.new(f"simgen_camera.{name}", bpy.data.cameras.new(f"simgen_camera.{name}"))
+            self.scene.collection.objects.link(child)
+            child.parent = self.camera
+            self._rig[name] = child
+        child = self._rig[name]
+        child.matrix_parent_inverse = Matrix.Identity(4)
+        child.matrix_basis = Matrix(self._main.matrix_world).inverted() @ Matrix(cam.matrix_world)
+        self._lens(child.data, cam)
+        self.scene.camera = child
 
     def _apply_sun(self, sun: SunParams | None) -> None:
         self.sun.hide_render = sun is None
@@ -701,17 +727,20 @@ class BlenderBackend:
         bpy.ops.render.render()
 
     def apply_motion(self, frame: FrameSpec) -> None:
-        """Motion blur: key each moving thing half a frame before and after its pose (the pose is the midpoint,
-        which is where labels are taken)."""
+        """Motion: key each moving thing one frame time before and after its pose (the pose is the midpoint,
+        which is where labels are taken), for motion blur and, in a clip, for Cycles' motion vectors (the
+        optical flow). Blender frame 1 is now; frames 0 and 2 are the clip's previous and next frames."""
         for obj in self._animated:
             obj.animation_data_clear()
         self._animated = []
         render = self.scene.render
         render.use_motion_blur = frame.camera.shutter is not None
-        if frame.camera.shutter is None:
+        if frame.camera.shutter is None and frame.clip is None:
             return
-        render.motion_blur_shutter = frame.camera.shutter
-        step = 1.0 / (render.fps / render.fps_base)
+        if frame.camera.shutter is not None:
+            render.motion_blur_shutter = frame.camera.shutter
+        step = 1.0 / frame.clip.fps if frame.clip is not None else 1.0 / (render.fps / render.fps_base)
+        bpy.context.view_layer.update()  # matrix_world holds the poses apply() just set, not the last frame's
         moving = [(self.camera, frame.camera.velocity)]
         moving += [(obj, spec.velocity) for obj, spec in zip(self._shown_objects, frame.objects) if any(spec.velocity)]
         for obj, velocity in moving:
@@ -719,7 +748,16 @@ class BlenderBackend:
             for key, sign in ((0, -1), (2, 1)):
                 obj.location = here + sign * step * Vector(velocity)
                 obj.keyframe_insert("location", frame=key)
+            obj.location = here
             self._animated.append(obj)
+        if frame.camera.yaw_rate_deg_s:
+            yaw = self.camera.rotation_euler.z
+            for key, sign in ((0, -1), (2, 1)):  # XYZ Euler: z is the turn about the world's vertical
+                self.camera.rotation_euler.z = yaw + sign * step * math.radians(frame.camera.yaw_rate_deg_s)
+                self.camera.keyframe_insert("rotation_euler", index=2, frame=key)
+            self.camera.rotation_euler.z = yaw
+        for obj in self._animated:
+            _linear_keys(obj)
         self.scene.frame_set(1)
 
     @contextmanager
@@ -730,7 +768,7 @@ class BlenderBackend:
         on the pixel and the seed, not on the scene or the sample count; so label passes line up with
         the main render pixel for pixel.
         """
-        cycles, dof, render = self.scene.cycles, self.camera.data.dof, self.scene.render
+        cycles, dof, render = self.scene.cycles, self.scene.camera.data.dof, self.scene.render
         saved = (cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces, dof.use_dof,
                  render.use_motion_blur)
         cycles.samples, cycles.use_adaptive_sampling, cycles.use_denoising, cycles.max_bounces = 1, False, False, 0
@@ -754,6 +792,21 @@ class BlenderBackend:
             bpy.ops.render.render()
             self._save_exr()
             return self._read_passes()
+
+    def render_neighbours(self) -> tuple[RenderPasses, RenderPasses]:
+        """The label passes of a clip's previous and next frames (Blender frames 0 and 2 of the keys that
+        apply_motion set), for the flow's forward-backward check; the scene is back at now afterwards."""
+        passes = []
+        try:
+            with self._label_settings():
+                for key in (0, 2):
+                    self.scene.frame_set(key)
+                    bpy.ops.render.render()
+                    self._save_exr()
+                    passes.append(self._read_passes())
+        finally:
+            self.scene.frame_set(1)
+        return passes[0], passes[1]
 
     def render_isolated(self, groups: list[list[int]]) -> dict[int, np.ndarray]:
         """Unoccluded masks: each group of instances rendered without the rest of the scene.

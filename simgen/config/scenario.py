@@ -159,6 +159,9 @@ class ClassSpec(StrictModel):
         None, description="surface temperature for labels.outputs: [thermal] (default: the air's, warmer for "
                           "people and vehicles; see simgen/sampling/thermal.py)")
     emissivity: Share | None = Field(None, description="thermal emissivity (default 0.95; metals 0.3)")
+    speed_mps: NonNegative = Field(default_factory=lambda: constant(0.0),
+                                   description="in a sequence: each object moves straight ahead (towards its "
+                                               "front) at this speed; vehicles in a lane drive along it")
     parts_c: dict[Literal["tyre", "glass", "lamp"], FloatDist] | None = Field(
         None, description="temperatures of the asset's parts, by their materials' names (tyres, glass, lamps); "
                           "default: warm tyres and lit lamps on running vehicles, else the body's (see "
@@ -754,6 +757,28 @@ class SensorSpec(StrictModel):
                              description="amount: JPEG quality")
 
 
+class SequenceCamera(StrictModel):
+    """How the camera moves during a clip: ahead, turning, shaken by hand."""
+
+    speed_mps: NonNegative = Field(default_factory=lambda: constant(0.0),
+                                   description="along its horizontal line of sight (a car's camera: its speed)")
+    turn_deg_s: FloatDist = Field(default_factory=lambda: constant(0.0),
+                                  description="turning left (positive) or right about the vertical")
+    shake_deg: NonNegative = Field(default_factory=lambda: constant(0.0),
+                                   description="handheld: a smooth random wobble of about this many degrees")
+
+
+class SequenceSpec(StrictModel):
+    """Clips instead of independent frames: each clip samples its scene once and moves it for ``length``
+    frames (frame i is frame i % length of clip i // length)."""
+
+    length: int = Field(ge=2, le=10_000, description="frames per clip")
+    fps: float = Field(10.0, gt=0, le=1000, description="frames per second")
+    shutter: float = Field(0.5, ge=0, le=1, description="motion blur: the open share of a frame's time (0.5 is "
+                                                        "a 180-degree shutter); 0: none")
+    camera: SequenceCamera = Field(default_factory=SequenceCamera)
+
+
 class LabelSpec(StrictModel):
     """Which instances become training targets, and which extra labels to write."""
 
@@ -805,6 +830,8 @@ class Scenario(StrictModel):
                                           "overexposed, underexposed, heavy_occlusion, truncation, tiny_objects, "
                                           "tiny_objects_px, crowded, unusual_pose, motion_blur")
     sensor: SensorSpec | None = None
+    sequence: SequenceSpec | None = Field(None, description="render clips: the same scene moving over "
+                                                            "time, with tracks and optical flow")
     labels: LabelSpec = Field(default_factory=LabelSpec)
 
     _source: Path | None = PrivateAttr(default=None)
@@ -844,6 +871,22 @@ class Scenario(StrictModel):
                     "condition", "unknown condition '{name}': {hint}built-in ones are {all}; for your own, give "
                     "{{fraction: F, override: {{...}}}}", {"name": name, "hint": hint,
                                                            "all": ", ".join(CONDITIONS.names())})
+        return self
+
+    @model_validator(mode="after")
+    def _clips(self) -> "Scenario":
+        """Flow needs motion over time (a sequence); a clip's objects move on their paths, not by physics."""
+        for camera, names in self.camera_outputs().items():
+            asked = {"flow", "flow_float"} & set(names)
+            if asked and self.sequence is None:
+                at = ("labels", "outputs") if camera is None else \
+                    ("camera", "rig", [c.name for c in self.camera.rig].index(camera), "outputs")
+                raise PydanticCustomError("flow", "{name} is the motion between a clip's frames: add a sequence: "
+                                          "{{length: N, fps: F}} section", {"name": sorted(asked)[0], "at": at})
+        if self.sequence is not None and self.placement.physics is not None:
+            raise PydanticCustomError("sequence", "a sequence moves its objects along their paths; placement.physics "
+                                      "(a settling drop per frame) cannot run in it: remove one of the two",
+                                      {"at": ("placement", "physics")})
         return self
 
     @model_validator(mode="after")

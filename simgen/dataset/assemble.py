@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from simgen.dataset.manifest import write_attribution
 from simgen.annotate.stuff import panoptic_categories, stuff_categories
+from simgen.annotate.tracks import videos_and_tracks
 from simgen.dataset.reader import ANNOTATIONS, CAMERAS, PANOPTIC, mask_id, read_coco, view_folder
 from simgen.dataset.writer import atomic_write_json, read_journal
 
@@ -56,6 +57,8 @@ def _write_coco(folder: Path, records: list[dict[str, Any]], info: dict[str, Any
             annotations.append({"id": len(annotations) + 1, **annotation})
     coco = {"info": info, "licenses": licenses, "categories": categories, "images": images,
             "annotations": annotations}
+    if any("video_id" in image for image in images):  # sequence: the clips, their tracks and events
+        coco["videos"], coco["tracks"] = videos_and_tracks(images, annotations)
     segments = [(record["image"], record["panoptic"]) for record in records if "panoptic" in record]
     if segments or any((image.get("params") or {}).get("environment") for image in images):
         coco["stuff_categories"] = stuff_categories(len(categories))  # the semantic maps' ids after the things

@@ -26,6 +26,8 @@ from simgen.config.preset import RenderPreset
 from simgen.config.scenario import LabelSpec, Scenario
 from simgen.dataset.reader import view_folder
 from simgen.dataset.writer import DatasetWriter
+from simgen import flow_outputs
+from simgen.flow_outputs import VECTOR
 from simgen.outputs import FrameArrays, render_passes
 from simgen.nir_output import NIR
 from simgen.thermal_output import THERMAL, apparent_kelvin
@@ -205,7 +207,7 @@ class FrameRenderer:
             seen = replace(frame, camera=view.camera)
             spec = self.spec.scenario.labels.model_copy(update={"outputs": view.outputs})
             with redirect_output(self.log_path), stage("scene_update"):
-                backend.aim(view.camera)
+                backend.aim(view.camera, view.name)
             path = rgb_path.with_name(f"{rgb_path.stem}.{view.name}.png")
             view_passes, view_labels = self._shoot(seen, path, spec, f"_{view.name}", stage)
             view_labels.record["image"]["camera_name"] = view.name
@@ -243,6 +245,10 @@ class FrameRenderer:
                 # blurred, fogged or rained-on RGB: labels come from a clean 1-sample pinhole pass
                 with stage("label_passes"):
                     passes = backend.render_labels()
+            flow = None
+            if frame.clip is not None and {"flow", "flow_float"} & set(spec.outputs):
+                with stage("label_passes"):
+                    flow = (passes.extra[VECTOR.name], *backend.render_neighbours())
             with stage("annotate"):
                 plan = plan_frame(frame, self.geometry.hulls)
             with stage("label_passes"):
@@ -268,6 +274,16 @@ class FrameRenderer:
         if heat is not None and frame.thermal is not None:
             passes.extra[THERMAL] = apparent_kelvin(heat, frame.thermal.blur_px, frame.thermal.noise_k,
                                                     stage_rng(frame.seed, index, "thermal_noise" + tag))
+        if flow is not None:  # each way, valid where the neighbouring frame's flow comes back
+            vector, before, after = flow
+            surface = np.isfinite(passes.depth)
+            ahead, behind = flow_outputs.forward(vector), flow_outputs.backward(vector)
+            ok_ahead = flow_outputs.consistent(ahead, surface, flow_outputs.backward(after.extra[VECTOR.name]),
+                                               np.isfinite(after.depth))
+            ok_behind = flow_outputs.consistent(behind, surface, flow_outputs.forward(before.extra[VECTOR.name]),
+                                                np.isfinite(before.depth))
+            passes.extra[flow_outputs.FORWARD] = np.dstack([ahead, ok_ahead])
+            passes.extra[flow_outputs.BACKWARD] = np.dstack([behind, ok_behind])
         if right is not None:  # the right view gets the same analytic fog and sensor, not rain (left only)
             with stage("sensor"):
                 path, right_passes = right

@@ -115,6 +115,7 @@ class CameraParams:
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
     stereo_baseline_m: float | None = None  # labels.outputs stereo: the right camera's offset along x
+    yaw_rate_deg_s: float = 0.0  # in a clip: turning about the vertical (for motion blur and flow)
     bloom: float | None = None  # the share of over-white light the lens spreads into a glow
 
     def right_camera(self) -> tuple[list[list[float]], tuple[float, float, float]]:
@@ -134,6 +135,16 @@ class ViewSpec:
     name: str
     camera: CameraParams
     outputs: list[str]
+
+
+@dataclass
+class ClipInfo:
+    """Where a frame sits in its clip (``sequence:``): clip ``video`` (from 0), frame ``frame_id`` of ``length``."""
+
+    video: int
+    frame_id: int
+    length: int
+    fps: float
 
 
 @dataclass
@@ -310,6 +321,7 @@ class FrameSpec:
     dropped: list[str] = field(default_factory=list)  # classes of objects that did not fit
     conditions: list[str] = field(default_factory=list)
     views: list[ViewSpec] = field(default_factory=list)  # camera.rig: the other cameras of this instant
+    clip: ClipInfo | None = None  # sequence: the clip this frame belongs to
 
     def params(self) -> dict[str, Any]:
         """The full record for COCO ``images[].params`` and the journal (an environment's boxes as a count)."""

@@ -25,14 +25,14 @@ from simgen.errors import PlacementError
 from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, DistractorParams, EnvironmentParams, FogParams, FrameSpec, GroundParams, LightParams,
     MaterialParams, ObjectSpec,
-    CONTRAST_LN, PropParams, RainfallParams, SunParams, Support, ViewSpec, WorldParams, solid_props)
+    CONTRAST_LN, PropParams, RainfallParams, SunParams, Support, ViewSpec, WorldParams, ClipInfo, solid_props)
 from simgen.sampling.geometry import (
     camera_matrices, depths_in_frustum, euler_xyz_matrix, hsv_to_linear_rgb, intrinsics, kelvin_to_rgb, look_at_rotation, matrix_to_euler_xyz,
     orbit_location, project_points, random_rotation)
 from simgen.plugins import CAMERA_POSES, PLACEMENTS
 from simgen.sampling import snowfall
 from simgen.sampling.camera_poses import PoseRequest
-from simgen.sampling import environment, nir, thermal
+from simgen.sampling import clips, environment, nir, thermal
 from simgen.sampling.environment import Layout
 from simgen.sampling.env_placement import EnvironmentPlacer, Item, Rules, placement_order
 from simgen.sampling.photometry import (
@@ -138,6 +138,7 @@ class FrameSampler:
         self.area, self.origin = self._placement_region()
         self._targets = condition_fractions(scenario)
         self._variants: dict[tuple[str, ...], FrameSampler] = {}
+        self._clip: tuple[int, FrameSpec, clips.ClipMotion] | None = None  # the last clip's first frame and motion
         base = scenario.source_dir
         self._textures: dict[str, list[str]] = {}
         for pattern in texture_patterns(scenario):
@@ -169,14 +170,47 @@ class FrameSampler:
         return area, np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, top])
 
     def sample(self, index: int) -> FrameSpec:
-        """Frame ``index``, with the conditions the coverage plan gives it applied."""
-        tags = conditions_of(index, self._targets, self.scenario.seed)
+        """Frame ``index``, with the conditions the coverage plan gives it applied. In a sequence, frame
+        ``index`` is frame index % length of clip index // length: the clip's scene, moved in time, and
+        the coverage plan counts clips."""
+        sequence = self.scenario.sequence
+        if sequence is None:
+            return self._tagged(index, index)
+        video, frame_id = divmod(index, sequence.length)
+        start = video * sequence.length
+        if self._clip is None or self._clip[0] != start:
+            base = self._tagged(start, video)
+            self._clip = (start, base, self._clip_motion(base, stage_rng(self.scenario.seed, start, "clip")))
+        _, base, motion = self._clip
+        frame = clips.frame_at(base, motion, index, ClipInfo(video, frame_id, sequence.length, sequence.fps),
+                               sequence.shutter)
+        baselines = [base.camera.stereo_baseline_m, *(view.camera.stereo_baseline_m for view in base.views)]
+        frame.views = self._views(frame.camera, next((b for b in baselines if b is not None), None))
+        return frame
+
+    def _tagged(self, index: int, plan_index: int) -> FrameSpec:
+        """Frame ``index`` sampled with the conditions the coverage plan gives its ``plan_index``."""
+        tags = conditions_of(plan_index, self._targets, self.scenario.seed)
         if not tags:
             return self._sample(index, ())
         if tags not in self._variants:
             self._variants[tags] = FrameSampler(variant(self.scenario, tags), self.assets, self.bounds,
                                                 self.resolution, self.hulls)
         return self._variants[tags]._sample(index, tags)
+
+    def _clip_motion(self, base: FrameSpec, rng: np.random.Generator) -> clips.ClipMotion:
+        """How the clip's camera and objects move (simgen/sampling/clips.py), drawn once per clip."""
+        sequence = self.scenario.sequence
+        assert sequence is not None
+        camera = sequence.camera
+        motion = clips.ClipMotion(float(camera.speed_mps.sample(rng)), math.radians(float(camera.turn_deg_s.sample(rng))),
+                                  math.radians(float(camera.shake_deg.sample(rng))),
+                                  rng.uniform(0, 2 * math.pi, (3, len(clips.SHAKE_HZ))).tolist(), [])
+        classes = {c.name: c for c in self.scenario.classes}
+        for obj in base.objects:
+            cls = classes[obj.class_name]
+            motion.velocities.append(clips.heading_velocity(obj, cls.front, float(cls.speed_mps.sample(rng))))
+        return motion
 
     def _sample(self, index: int, conditions: tuple[str, ...]) -> FrameSpec:
         sc, seed = self.scenario, self.scenario.seed
