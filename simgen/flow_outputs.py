@@ -64,6 +64,20 @@ def decode_kitti(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return flow, bgr[..., 0] > 0
 
 
+def colour(flow: np.ndarray, valid: np.ndarray, full_px: float | None = None) -> np.ndarray:
+    """A picture of flow (BGR uint8): hue is the direction, saturation the length (``full_px`` or the
+    99th percentile is full), black where invalid; the usual optical-flow colour wheel."""
+    import cv2
+
+    length = np.linalg.norm(np.nan_to_num(flow), axis=-1)
+    full = full_px or max(float(np.percentile(length[valid], 99)) if valid.any() else 1.0, 1e-6)
+    angle = (np.degrees(np.arctan2(-flow[..., 1], -flow[..., 0])) + 180.0) / 2.0  # OpenCV hue: 0-180
+    hsv = np.dstack([np.nan_to_num(angle), np.clip(length / full, 0, 1) * 255, np.full(length.shape, 255.0)])
+    picture = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+    picture[~valid] = 0
+    return picture
+
+
 def _png_of(key: str):
     def encode(arrays: FrameArrays, extension: str) -> bytes:
         both = arrays.passes[key]

@@ -12,7 +12,7 @@ Formats
               to DEST, so all three files share one image root, which is what torchvision, Detectron2 and
               MMDetection take. With DEST = OUT the split files land next to annotations.json and no
               image is touched; elsewhere every such file is linked into DEST at the same relative path.
-  kitti, voc, bop, cityscapes   one module each in simgen/tools/exports/ (its docstring gives the layout).
+  kitti, voc, bop, cityscapes, mot   one module each in simgen/tools/exports/ (its docstring gives the layout).
 
 Images are hard-linked (no extra disk, and still valid if OUT is later deleted), copied where a hard
 link is impossible (another file system), or symlinked with --link (then DEST breaks if OUT moves).
@@ -93,7 +93,20 @@ def condition_groups(images: list[dict]) -> dict[tuple[str, ...], list[dict]]:
 
 def split_images(images: list[dict], ratios: Sequence[float], seed: int) -> dict[str, list[dict]]:
     """Deterministic stratified split: each condition group is shuffled with its own seed (so adding
-    a new condition does not reshuffle the others) and cut by the ratios."""
+    a new condition does not reshuffle the others) and cut by the ratios. A clip's frames stay
+    together: clips are split as units, so none is seen in two splits."""
+    if any("video_id" in image for image in images):
+        clips: dict[Any, list[dict]] = {}
+        for image in images:
+            clips.setdefault(image.get("video_id", ("frame", image["id"])), []).append(image)
+        units = [{"id": min(im["id"] for im in members), "conditions": members[0].get("conditions"), "frames": members}
+                 for members in clips.values()]
+        return {name: sorted((im for unit in chosen for im in unit["frames"]), key=lambda im: im["id"])
+                for name, chosen in _split(units, ratios, seed).items()}
+    return _split(images, ratios, seed)
+
+
+def _split(images: list[dict], ratios: Sequence[float], seed: int) -> dict[str, list[dict]]:
     splits: dict[str, list[dict]] = {name: [] for name in SPLITS}
     for key, members in sorted(condition_groups(images).items()):
         total = sum(len(v) for v in splits.values())
@@ -345,6 +358,7 @@ EPILOG = """examples:
   simgen export out/ycb --format voc -o out/ycb-voc
   simgen export out/ycb --format bop -o out/ycb-bop          # 6D pose: models, scene_gt, masks
   simgen export out/street --format cityscapes -o out/street-cs --class-map plant=vegetation
+  simgen export out/clips --format mot -o out/clips-mot            # MOTChallenge, a folder per clip
 
 The split is stratified by each image's condition tags and depends only on --seed and the images.
 Re-exporting into the same DEST replaces the earlier export's files; anything else there makes it refuse.
@@ -353,8 +367,8 @@ Re-exporting into the same DEST replaces the earlier export's files; anything el
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="convert a dataset to YOLO, YOLO-seg, COCO (its own layout or splits), KITTI, Pascal VOC, BOP or "
-                       "Cityscapes",
+        "export", help="convert a dataset to YOLO, YOLO-seg, COCO (its own layout or splits), KITTI, Pascal VOC, BOP, "
+                       "Cityscapes or MOTChallenge",
         description="Split the images of OUT into train/val/test and write them to DEST in one of the formats "
                     "below (plug-ins add more). Images are hard-linked where the format keeps PNG (copied across "
                     "file systems), so an export costs almost no disk; VOC converts them to JPEG. DEST must be "

@@ -110,14 +110,15 @@ def scaled_mask(segmentation: dict, size: tuple[int, int]) -> np.ndarray:
 
 
 def render_tile(rgb: np.ndarray, annotations: list[dict], names: dict[int, str],
-                width: int, height: int) -> np.ndarray:
-    """The image fitted into width x height with masks, outlines, boxes and names drawn on it."""
+                width: int, height: int, tracks: bool = False) -> np.ndarray:
+    """The image fitted into width x height with masks, outlines, boxes and names drawn on it; with
+    ``tracks``, each object keeps its track's colour and number from frame to frame."""
     tile = np.full((height, width, 3), TILE_BACKGROUND, dtype=np.uint8)
     scale = min(width / rgb.shape[1], height / rgb.shape[0])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
     image = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
     masks = [scaled_mask(a["segmentation"], size) for a in annotations]
-    colors = [palette(k) for k in range(len(annotations))]
+    colors = [palette(a["mask_id"] if tracks else k) for k, a in enumerate(annotations)]
     tinted = image.copy()
     for mask, color in zip(masks, colors):
         tinted[mask > 0] = color
@@ -131,7 +132,8 @@ def render_tile(rgb: np.ndarray, annotations: list[dict], names: dict[int, str],
         cv2.rectangle(image, top_left, (round((x + w) * scale) - 1, round((y + h) * scale) - 1), color, 1)
     for annotation, color in zip(annotations, colors):  # names last, so no box is drawn over one
         x, y = (round(v * scale) for v in annotation["bbox"][:2])
-        draw_chip(image, ascii_text(names.get(annotation["category_id"], "?")), x, y - 17 if y >= 17 else y, color)
+        label = names.get(annotation["category_id"], "?") + (f" {annotation['mask_id']}" if tracks else "")
+        draw_chip(image, ascii_text(label), x, y - 17 if y >= 17 else y, color)
     ox, oy = (width - size[0]) // 2, (height - size[1]) // 2
     tile[oy:oy + size[1], ox:ox + size[0]] = image
     return tile
@@ -219,7 +221,35 @@ def _yaw(main: dict, image: dict) -> float:
     return math.atan2(x, z)
 
 
+def clip_gifs(out: Path, folder: Path, tile_width: int = 480, clips: int | None = None) -> list[Path]:
+    """One animated GIF per clip (a sequence's video), labels drawn, each track in its own colour."""
+    from PIL import Image
+
+    coco = read_coco(out)
+    if not coco.get("videos"):
+        raise OutputError(f"{out} holds single frames, not clips (no videos[] in its annotations.json)")
+    by_image = annotations_by_image(coco)
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for video in coco["videos"][:clips]:
+        frames = sorted((im for im in coco["images"] if im.get("video_id") == video["id"]), key=lambda im: im["frame_id"])
+        height = round(tile_width * frames[0]["height"] / frames[0]["width"])
+        tiles = [render_tile(read_rgb(member(out, im["file_name"], f"image {im['id']}: file_name")),
+                             by_image.get(im["id"], []), names, tile_width, height, tracks=True) for im in frames]
+        pictures = [Image.fromarray(cv2.cvtColor(tile, cv2.COLOR_BGR2RGB)) for tile in tiles]
+        path = folder / f"{video['name']}.gif"
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], loop=0,
+                         duration=round(1000 / (video.get("fps") or 10)))
+        written.append(path)
+    return written
+
+
 def run_sheet(args: argparse.Namespace) -> int:
+    if args.gif:
+        paths = clip_gifs(Path(args.out), Path(args.gif), args.tile_width, args.n)
+        print(f"Wrote {len(paths)} clip GIF(s) of {args.out} to {args.gif}.")
+        return 0
     path = contact_sheet(Path(args.out), Path(args.dest), args.n, args.cols, args.tile_width)
     print(f"Wrote a contact sheet of {args.out} to {path}.")
     return 0
@@ -237,4 +267,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cols", type=positive_int, default=4, help="images per row (default 4)")
     parser.add_argument("--tile-width", type=positive_int, default=320, metavar="PX",
                         help="width of each image in the sheet (default 320)")
+    parser.add_argument("--gif", metavar="FOLDER", help="instead: an animated GIF per clip of a sequence (the "
+                                                        "first N clips), each track in its own colour and number")
     parser.set_defaults(handler=run_sheet)
