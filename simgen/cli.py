@@ -15,6 +15,8 @@ from simgen.config.limits import MAX_FRAMES, MAX_GPUS, MAX_SEED
 from simgen.errors import Interrupted, SimgenError
 from simgen.tools.args import bounded_int
 from simgen.tools.assets_cmd import register as register_assets
+from simgen.tools.compare import register as register_compare
+from simgen.tools.focus import register as register_focus
 from simgen.tools.diff import register as register_diff
 from simgen.tools.evaluate import register as register_eval
 from simgen.tools.export import register as register_export
@@ -236,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_report(commands)
     register_eval(commands)
     register_diff(commands)
+    register_compare(commands)
+    register_focus(commands)
     return parser
 
 

@@ -51,6 +51,19 @@ def test_a_driving_turning_camera_follows_its_arc() -> None:
     assert np.allclose(w2c[:3, :3] @ c2w[:3, :3] @ np.diag([1, -1, -1]), np.eye(3))
 
 
+def test_an_orbiting_camera_circles_what_it_looks_at() -> None:
+    start = camera()
+    motion = clips.ClipMotion(0.0, 0.0, 0.0, [[0.0] * 3] * 3, [], math.radians(45))
+    later = clips.camera_at(start, motion, 2.0)  # 90 degrees round
+    target = np.array(start.look_at)
+    before, after = np.subtract(start.location, target), np.subtract(later.location, target)
+    assert np.linalg.norm(after) == pytest.approx(np.linalg.norm(before)) and after[2] == pytest.approx(before[2])
+    assert after[:2] == pytest.approx([-before[1], before[0]])  # anticlockwise seen from above
+    looks = -np.array(later.matrix_world)[:3, 2]
+    assert np.allclose(np.cross(looks, -after / np.linalg.norm(after)), 0, atol=1e-9)  # still at the target
+    assert np.array(later.velocity) @ after == pytest.approx(0.0, abs=1e-9)  # moving along the circle
+
+
 def test_a_hand_shakes_the_camera_from_rest() -> None:
     start = camera()
     motion = clips.ClipMotion(0.0, 0.0, math.radians(2.0), np.random.default_rng(1).uniform(0, 6, (3, 3)).tolist(), [])

@@ -914,11 +914,15 @@ class BlenderBackend:
             nodes["cells"].inputs["Scale"].default_value = 1.0 / math.tan(math.radians(dots.dot_spacing_deg))
             nodes["dot"].inputs[1].default_value = dots.dot_size / 2  # the radius, in cells
             self._projector.hide_render = False
+        cycles = self.scene.cycles
+        denoise = cycles.use_denoising
+        cycles.use_denoising = denoise and dots is None  # a denoiser takes pixel-sized dots for noise
         try:
             return self._render_view(self._views["nir"], {"nir": (params.objects, params.props, params.ground,
                                                                   params.environment, 0.5)},
                                      params.sun_share, params.lamp_share, params.sky_share)
         finally:
+            cycles.use_denoising = denoise
             beam.hide_render = True
             if self._projector is not None:
                 self._projector.hide_render = True

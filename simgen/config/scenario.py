@@ -325,8 +325,8 @@ class ProjectorSpec(StrictModel):
     offset_m: float = Field(-0.075, ge=-10, le=10, description="the baseline: beside the lens along the camera's "
                                                               "x axis (negative: to its left)")
     fov_deg: float = Field(70.0, gt=0, lt=170, description="the pattern's full angle")
-    dot_spacing_deg: float = Field(0.3, gt=0, le=20, description="one dot per cell of this many degrees")
-    dot_size: float = Field(0.35, gt=0, le=1, description="a dot's diameter as a share of the spacing")
+    dot_spacing_deg: float = Field(0.5, gt=0, le=20, description="one dot per cell of this many degrees")
+    dot_size: float = Field(0.4, gt=0, le=1, description="a dot's diameter as a share of the spacing")
 
 
 class NirSpec(StrictModel):
@@ -764,6 +764,9 @@ class SequenceCamera(StrictModel):
                                    description="along its horizontal line of sight (a car's camera: its speed)")
     turn_deg_s: FloatDist = Field(default_factory=lambda: constant(0.0),
                                   description="turning left (positive) or right about the vertical")
+    orbit_deg_s: FloatDist = Field(default_factory=lambda: constant(0.0),
+                                   description="circling the point it looks at, anticlockwise seen from above "
+                                               "(negative: clockwise), still looking at it")
     shake_deg: NonNegative = Field(default_factory=lambda: constant(0.0),
                                    description="handheld: a smooth random wobble of about this many degrees")
 
@@ -833,6 +836,9 @@ class Scenario(StrictModel):
     sequence: SequenceSpec | None = Field(None, description="render clips: the same scene moving over "
                                                             "time, with tracks and optical flow")
     labels: LabelSpec = Field(default_factory=LabelSpec)
+    lineage: list[dict[str, Any]] = Field(
+        default_factory=list, description="what this scenario came from, written by simgen fit and focus: each "
+                                          "step, the dataset it read (by identity) and the changes it made")
 
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)  # key path -> line, from the loader

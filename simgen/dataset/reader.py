@@ -220,3 +220,20 @@ def read_coco(out: Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: {'; '.join(problems)}. If simgen wrote this dataset, "
                            f"'simgen assemble {out}' rebuilds the file from frames.jsonl")
     return coco
+
+
+def read_any_coco(path: Path) -> tuple[dict[str, Any], Path]:
+    """A COCO dataset that need not be simgen's: a folder with annotations.json, or a COCO JSON file
+    (its images' file_name then relative to the file's folder, or to an images/ folder beside it).
+    Returns the checked COCO dict and the folder image paths are relative to."""
+    if path.is_dir():
+        return read_coco(path), path
+    coco = read_json(path, "COCO file")
+    problems = coco_problems(coco)
+    if problems:
+        raise DatasetError(f"{path}: {'; '.join(problems)}")
+    root = path.parent
+    first = next((image["file_name"] for image in coco["images"]), None)
+    if first is not None and not (root / first).exists() and (root / "images" / first).exists():
+        root = root / "images"
+    return coco, root

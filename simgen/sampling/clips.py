@@ -3,8 +3,9 @@ object and the camera carried ``t / fps`` seconds along their motion.
 
 Objects move straight ahead (towards their front, so a car in a lane drives along it) at their
 class's ``speed_mps``. The camera drives along its horizontal line of sight at ``speed_mps`` while
-turning at ``turn_deg_s`` (a circular arc, integrated exactly), and may wobble by hand: a smooth sum
-of three sines per axis, zero at the clip's start so its first frame is the pose that was sampled.
+turning at ``turn_deg_s`` (a circular arc, integrated exactly), circles the point it looks at at
+``orbit_deg_s``, and may wobble by hand: a smooth sum of three sines per axis, zero at the clip's
+start so its first frame is the pose that was sampled.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ClipMotion:
     shake_rad: float
     shake_phases: list[list[float]]  # [axis][harmonic]
     velocities: list[tuple[float, float, float]]  # per object, m/s
+    orbit_rad_s: float = 0.0
 
 
 def heading_velocity(obj: ObjectSpec, front: str, speed: float) -> tuple[float, float, float]:
@@ -72,16 +74,20 @@ def camera_at(camera: CameraParams, motion: ClipMotion, t: float) -> CameraParam
     else:
         moved = speed / turn * np.array([math.sin(heading + turn * t) - math.sin(heading),
                                          math.cos(heading) - math.cos(heading + turn * t), 0.0])
-    location = start + moved
-    turned = _rotation_z(turn * t)
+    target = np.array(camera.look_at)
+    circled = _rotation_z(motion.orbit_rad_s * t)  # about the vertical through the look-at point
+    location = target + circled @ (start - target) + moved
+    turned = _rotation_z((turn + motion.orbit_rad_s) * t)
     new_rotation = turned @ rotation @ _shake(motion, t)
-    look = location + turned @ (np.array(camera.look_at) - start)
+    look = location + turned @ (target - start)
     matrix_world, world_to_camera = camera_matrices(location, new_rotation)
     now = heading + turn * t
+    around = motion.orbit_rad_s * np.cross([0.0, 0.0, 1.0], circled @ (start - target))  # the orbit's speed
+    velocity = np.array([speed * math.cos(now), speed * math.sin(now), 0.0]) + around
     return replace(camera, location=tuple(float(v) for v in location), matrix_world=matrix_world.tolist(),
                    world_to_camera=world_to_camera.tolist(), look_at=tuple(float(v) for v in look),
-                   velocity=(speed * math.cos(now), speed * math.sin(now), 0.0),
-                   yaw_rate_deg_s=math.degrees(turn))
+                   velocity=tuple(float(v) for v in velocity),
+                   yaw_rate_deg_s=math.degrees(turn + motion.orbit_rad_s))
 
 
 def frame_at(base: FrameSpec, motion: ClipMotion, index: int, clip: ClipInfo, shutter: float) -> FrameSpec:

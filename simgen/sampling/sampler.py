@@ -205,7 +205,8 @@ class FrameSampler:
         camera = sequence.camera
         motion = clips.ClipMotion(float(camera.speed_mps.sample(rng)), math.radians(float(camera.turn_deg_s.sample(rng))),
                                   math.radians(float(camera.shake_deg.sample(rng))),
-                                  rng.uniform(0, 2 * math.pi, (3, len(clips.SHAKE_HZ))).tolist(), [])
+                                  rng.uniform(0, 2 * math.pi, (3, len(clips.SHAKE_HZ))).tolist(), [],
+                                  math.radians(float(camera.orbit_deg_s.sample(rng))))
         classes = {c.name: c for c in self.scenario.classes}
         for obj in base.objects:
             cls = classes[obj.class_name]

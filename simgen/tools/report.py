@@ -373,8 +373,18 @@ def dataset_facts(out: Path, coco: Coco, manifest: dict[str, Any] | None) -> lis
         ("Blender", dig(manifest, "blender_version")),
         ("created", dig(coco, "info", "date_created")),
         ("wall time", wall_time_text(timing)),
+        ("lineage", lineage_text(dig(manifest, "scenario", "lineage"))),
     ]
     return [(key, str(value)) for key, value in facts if value is not None]
+
+
+def lineage_text(lineage: Any) -> str | None:
+    """The chain of fit and focus steps the scenario came from, oldest first, by the datasets they read."""
+    if not isinstance(lineage, list) or not lineage:
+        return None
+    steps = [f"{step.get('step', '?')} of {str(step.get('dataset', '?'))[:16]} ({len(step.get('changes') or [])} "
+             f"change(s))" for step in lineage if isinstance(step, dict)]
+    return " -> ".join(steps) + " -> this dataset"
 
 
 def wall_time_text(timing: dict[str, Any]) -> str | None:
