@@ -17,6 +17,7 @@ from simgen.tools.args import bounded_int
 from simgen.tools.assets_cmd import register as register_assets
 from simgen.tools.compare import register as register_compare
 from simgen.tools.focus import register as register_focus
+from simgen.tools.fit import register as register_fit
 from simgen.tools.diff import register as register_diff
 from simgen.tools.evaluate import register as register_eval
 from simgen.tools.export import register as register_export
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_diff(commands)
     register_compare(commands)
     register_focus(commands)
+    register_fit(commands)
     return parser
 
 

@@ -126,3 +126,40 @@ def test_misses_spread_evenly_change_nothing() -> None:
     focus = analyse(coco, {a["id"]: bool(rng.random() > 0.2) for a in coco["annotations"]})
     patched, reasons = patch({"name": "x", "conditions": {"fog": 0.2}}, focus)
     assert not focus.failing and not reasons and patched["conditions"] == {"fog": 0.2}
+
+
+def test_integer_ranges_keep_mean_and_spread() -> None:
+    from simgen.tools.fit import integer_range
+
+    assert integer_range([2, 3, 4, 2, 3, 4]) == [2, 4]
+    assert integer_range([1, 1, 1]) == [1, 1]
+
+
+def test_fit_recovers_the_camera_distance_of_a_target_dataset(tmp_path: Path) -> None:
+    """A target rendered with the camera 6-9 m from a ball, a scenario that says 2-3 m: the fitted
+    distance range has the target's median and width within 10 %, found without rendering."""
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump({
+        "name": "fit", "resolution": [320, 240], "samples": 1, "adaptive_threshold": 0, "max_bounces": 0,
+        "view_transform": "Standard", "world_map_resolution": 64}))
+
+    def scenario(name: str, distance: list[float], seed: int) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "name": name, "seed": seed, "frames": 60, "render": str(tmp_path / "preset.yaml"),
+            "classes": [{"name": "ball", "asset": "primitive:sphere", "count": 1, "size_m": 1.0}],
+            "placement": {"area": [0.6, 0.6], "on_failure": "drop"},
+            "camera": {"focal_length_mm": 50, "orbit": {"distance": distance, "elevation_deg": [15, 40]}},
+            "sun": {"elevation_deg": 45, "strength": 3}, "world": {"type": "color", "color": [0.3, 0.3, 0.3]}}))
+        return path
+
+    target = scenario("target", [6, 9], 4)
+    assert main(["render", str(target), "-o", str(tmp_path / "target"), "--no-progress"]) == 0  # at 320x240
+    fitted = tmp_path / "fitted.yaml"
+    assert main(["fit", str(tmp_path / "target"), str(scenario("start", [2, 3], 9)), "-o", str(fitted),
+                 "--renders", "0"]) == 0
+    data = yaml.safe_load(fitted.read_text())
+    low, high = data["camera"]["orbit"]["distance"]
+    assert (low + high) / 2 == pytest.approx(7.5, rel=0.1) and high - low == pytest.approx(3.0, rel=0.1)
+    step, = data["lineage"]
+    assert step["step"] == "fit" and "box size KS 1.000" in step["changes"][0]
+    assert main(["check", str(fitted)]) == 0
