@@ -226,11 +226,14 @@ def test_worker_that_raises_on_one_frame_does_not_stop_the_others(tmp_path: Path
 
 
 def test_merge_carries_every_optional_output(tmp_path: Path, capsys) -> None:
-    """Every output the registry declares, optional ones switched on, survives shards and merge."""
+    """Every output the registry declares, optional ones switched on, survives shards and merge (clips of two
+    frames, so the flow has a sequence and each clip is split over both shards)."""
     from simgen.outputs import OUTPUTS
 
     scenario = tmp_path / "all_outputs.yaml"
-    scenario.write_text(QUICKSTART.read_text() + "\nlabels: {depth_float: exr, amodal_masks: true, panoptic: true, outputs: [normals, normals_float, albedo, stereo, nir, thermal]}\n")
+    scenario.write_text(QUICKSTART.read_text() + "\nlabels: {depth_float: exr, amodal_masks: true, panoptic: true, outputs: "
+                        "[normals, normals_float, albedo, stereo, nir, thermal, flow, flow_float]}\n"
+                        "sequence: {length: 2, fps: 10, shutter: 0}\n")
     parts = [tmp_path / "part1", tmp_path / "part2"]
     for k, part in enumerate(parts, start=1):
         assert render(scenario, part, "-n", "4", "--shard", f"{k}/2") == 0

@@ -228,8 +228,9 @@ def patch(scenario: dict[str, Any], focus: Focus) -> tuple[dict[str, Any], list[
         if feature == "fog_visibility_m":
             fog = {"weather": {"fog": {"density": None, "relative_visibility": None,
                                        "visibility_m": [round(low, 3), round(high, 3)]}}}
-            share = raised(share_of("fog")) if share_of("fog") else 0.3
-            set_share("fog", max(share, share_of("fog")), fog)
+            raised_already = any(line.startswith("conditions.fog:") for line in reasons)
+            share = share_of("fog") if raised_already else raised(share_of("fog"))
+            set_share("fog", share, fog)
             reasons.append(f"conditions.fog: visibility_m [{low:.3g}, {high:.3g}], share {share_of('fog'):g}: {why}")
         elif feature == "sun_elevation_deg":
             data.setdefault("sun", {})["elevation_deg"] = [round(low, 2), round(high, 2)]
