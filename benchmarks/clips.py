@@ -15,13 +15,11 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from simgen.run.batch import RenderOptions, prepare
-from simgen.run.frame_job import FrameRenderer, RendererSpec
+from _pipeline import run_frames
 
 BASE = {"environment": {"type": "street", "every": 1000},
         "classes": [{"name": "car", "asset": "primitive:cube", "count": [2, 5], "size_m": 1.8, "stands_on": "lane",
@@ -32,23 +30,6 @@ BASE = {"environment": {"type": "street", "every": 1000},
         "camera": {"fov_deg": 60, "pose": {"sampler": "lane"}}}
 SEQUENCE = {"length": 1000, "fps": 10, "shutter": 0, "camera": {"speed_mps": 10}}
 VARIANTS = {"independent frames": ({}, []), "clip frames": (SEQUENCE, []), "clip frames + flow": (SEQUENCE, ["flow"])}
-
-
-def run(path: Path, out: Path, frames: int) -> tuple[list[float], dict[str, float]]:
-    scenario, preset, assets = prepare(path, RenderOptions())
-    renderer = FrameRenderer(RendererSpec(scenario, preset, assets, out, "cpu"))
-    walls, stages = [], {}
-    try:
-        renderer.render(frames)  # warm-up: imports, first Cycles session
-        for index in range(frames):
-            start = time.perf_counter()
-            result = renderer.render(index)
-            walls.append(time.perf_counter() - start)
-            for stage, seconds in result.stage_seconds.items():
-                stages[stage] = stages.get(stage, 0.0) + seconds
-    finally:
-        renderer.close()
-    return walls, stages
 
 
 def main() -> None:
@@ -65,7 +46,7 @@ def main() -> None:
             path = Path(tmp) / f"{len(rows)}.yaml"
             path.write_text(yaml.safe_dump(spec))
             (Path(tmp) / str(len(rows))).mkdir()
-            rows[label] = run(path, Path(tmp) / str(len(rows)), args.frames)
+            rows[label] = run_frames(path, Path(tmp) / str(len(rows)), args.frames)
     base = statistics.median(rows["independent frames"][0])
     print("| frames | median wall s | x independent | render s | label passes s | sample + scene update s |")
     print("|---|---|---|---|---|---|")

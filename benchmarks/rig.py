@@ -17,13 +17,11 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from simgen.run.batch import RenderOptions, prepare
-from simgen.run.frame_job import FrameRenderer, RendererSpec
+from _pipeline import run_frames
 
 RIG = [{"name": "left", "position_m": [-0.8, 0.0, -0.5], "yaw_deg": -55},
        {"name": "right", "position_m": [0.8, 0.0, -0.5], "yaw_deg": 55}]
@@ -41,24 +39,6 @@ SCENES = {
 }
 
 
-def run(path: Path, out: Path, frames: int) -> tuple[list[float], dict[str, float]]:
-    """Wall seconds per frame (after a first, warm-up frame) and summed seconds per stage."""
-    scenario, preset, assets = prepare(path, RenderOptions())
-    renderer = FrameRenderer(RendererSpec(scenario, preset, assets, out, "cpu"))
-    walls, stages = [], {}
-    try:
-        renderer.render(frames)  # warm-up: imports, first Cycles session
-        for index in range(frames):
-            start = time.perf_counter()
-            result = renderer.render(index)
-            walls.append(time.perf_counter() - start)
-            for stage, seconds in result.stage_seconds.items():
-                stages[stage] = stages.get(stage, 0.0) + seconds
-    finally:
-        renderer.close()
-    return walls, stages
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=3, help="rig frames (the plain run renders K times as many)")
@@ -74,7 +54,7 @@ def main() -> None:
             path = Path(tmp) / f"{label}.yaml"
             path.write_text(yaml.safe_dump(spec))
             (Path(tmp) / label).mkdir()
-            results[label] = run(path, Path(tmp) / label, frames)
+            results[label] = run_frames(path, Path(tmp) / label, frames)
     (rig_walls, rig_stages), (plain_walls, plain_stages) = results["rig"], results["plain"]
     per_rig = statistics.median(rig_walls)
     per_plain = statistics.median(plain_walls)
