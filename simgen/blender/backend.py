@@ -739,26 +739,44 @@ class BlenderBackend:
             return
         if frame.camera.shutter is not None:
             render.motion_blur_shutter = frame.camera.shutter
-        step = 1.0 / frame.clip.fps if frame.clip is not None else 1.0 / (render.fps / render.fps_base)
+        step = 1.0 / (render.fps / render.fps_base)
         bpy.context.view_layer.update()  # matrix_world holds the poses apply() just set, not the last frame's
-        moving = [(self.camera, frame.camera.velocity)]
-        moving += [(obj, spec.velocity) for obj, spec in zip(self._shown_objects, frame.objects) if any(spec.velocity)]
-        for obj, velocity in moving:
-            here = obj.matrix_world.translation.copy()
-            for key, sign in ((0, -1), (2, 1)):
-                obj.location = here + sign * step * Vector(velocity)
-                obj.keyframe_insert("location", frame=key)
-            obj.location = here
-            self._animated.append(obj)
-        if frame.camera.yaw_rate_deg_s:
-            yaw = self.camera.rotation_euler.z
-            for key, sign in ((0, -1), (2, 1)):  # XYZ Euler: z is the turn about the world's vertical
-                self.camera.rotation_euler.z = yaw + sign * step * math.radians(frame.camera.yaw_rate_deg_s)
-                self.camera.keyframe_insert("rotation_euler", index=2, frame=key)
-            self.camera.rotation_euler.z = yaw
+        if frame.clip is not None:  # the real motion: where each thing is one frame before and after
+            if frame.camera.path is not None:
+                self._key_path(self.camera, [Matrix(m) for m in frame.camera.path])
+            for obj, spec in zip(self._shown_objects, frame.objects):
+                if spec.path is not None:
+                    here = obj.matrix_world.copy()
+                    self._key_path(obj, [Matrix.Translation(Vector(p) - here.translation) @ here for p in spec.path])
+        else:  # one shot with a velocity: key one Blender frame (1/24 s) either way; the shutter takes its share
+            moving = [(self.camera, frame.camera.velocity)]
+            moving += [(obj, spec.velocity) for obj, spec in zip(self._shown_objects, frame.objects)
+                       if any(spec.velocity)]
+            for obj, velocity in moving:
+                here = obj.matrix_world.translation.copy()
+                for key, sign in ((0, -1), (2, 1)):
+                    obj.location = here + sign * step * Vector(velocity)
+                    obj.keyframe_insert("location", frame=key)
+                obj.location = here
+                self._animated.append(obj)
         for obj in self._animated:
             _linear_keys(obj)
         self.scene.frame_set(1)
+
+    def _key_path(self, obj: bpy.types.Object, poses: list[Matrix]) -> None:
+        """Key ``obj`` at its pose one frame before (Blender frame 0), now (1) and one frame after (2): a path
+        that curves (a fall, an arc) is not the straight line from before to after."""
+        here_location, here_rotation = obj.location.copy(), obj.rotation_euler.copy()
+        for key, pose in zip((0, 2), poses):
+            location, rotation, _ = pose.decompose()
+            obj.location = location
+            obj.rotation_euler = rotation.to_euler(obj.rotation_mode, here_rotation)  # no jump through 360
+            obj.keyframe_insert("location", frame=key)
+            obj.keyframe_insert("rotation_euler", frame=key)
+        obj.location, obj.rotation_euler = here_location, here_rotation
+        obj.keyframe_insert("location", frame=1)
+        obj.keyframe_insert("rotation_euler", frame=1)
+        self._animated.append(obj)
 
     @contextmanager
     def _label_settings(self) -> Iterator[None]:

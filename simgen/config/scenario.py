@@ -162,6 +162,12 @@ class ClassSpec(StrictModel):
     speed_mps: NonNegative = Field(default_factory=lambda: constant(0.0),
                                    description="in a sequence: each object moves straight ahead (towards its "
                                                "front) at this speed; vehicles in a lane drive along it")
+    drop_m: NonNegative = Field(default_factory=lambda: constant(0.0),
+                                description="in a sequence: each object starts this high above where it rests and "
+                                            "falls under gravity, landing on its support")
+    launch_mps: NonNegative = Field(default_factory=lambda: constant(0.0),
+                                    description="in a sequence: thrown upwards at this speed at the clip's start "
+                                                "(with speed_mps ahead: a throw), falling back to its support")
     parts_c: dict[Literal["tyre", "glass", "lamp"], FloatDist] | None = Field(
         None, description="temperatures of the asset's parts, by their materials' names (tyres, glass, lamps); "
                           "default: warm tyres and lit lamps on running vehicles, else the body's (see "
@@ -780,6 +786,8 @@ class SequenceSpec(StrictModel):
     shutter: float = Field(0.5, ge=0, le=1, description="motion blur: the open share of a frame's time (0.5 is "
                                                         "a 180-degree shutter); 0: none")
     camera: SequenceCamera = Field(default_factory=SequenceCamera)
+    sun_deg_s: FloatDist = Field(default_factory=lambda: constant(0.0),
+                                 description="time of day: the sun's elevation changes this fast (negative: sunset)")
 
 
 class LabelSpec(StrictModel):

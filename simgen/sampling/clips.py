@@ -5,13 +5,15 @@ Objects move straight ahead (towards their front, so a car in a lane drives alon
 class's ``speed_mps``. The camera drives along its horizontal line of sight at ``speed_mps`` while
 turning at ``turn_deg_s`` (a circular arc, integrated exactly), circles the point it looks at at
 ``orbit_deg_s``, and may wobble by hand: a smooth sum of three sines per axis, zero at the clip's
-start so its first frame is the pose that was sampled.
+start so its first frame is the pose that was sampled. Dropped and thrown objects fly under
+gravity (``drop_m`` above their resting place, ``launch_mps`` upwards) and stop on their support
+when they land. The sun may move (``sun_deg_s``): time of day over the clip.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from simgen.sampling.geometry import camera_matrices, euler_xyz_matrix
 
 FRONTS = {"-y": (0.0, -1.0, 0.0), "+y": (0.0, 1.0, 0.0), "-x": (-1.0, 0.0, 0.0), "+x": (1.0, 0.0, 0.0)}
 SHAKE_HZ = (0.7, 1.3, 2.9)  # a hand's slow sway and quicker tremor
+GRAVITY = 9.81  # m/s^2
 
 
 @dataclass
@@ -32,6 +35,18 @@ class ClipMotion:
     shake_phases: list[list[float]]  # [axis][harmonic]
     velocities: list[tuple[float, float, float]]  # per object, m/s
     orbit_rad_s: float = 0.0
+    flights: list[tuple[float, float]] = field(default_factory=list)  # per object: start height, upward speed
+    sun_deg_s: float = 0.0
+
+
+def height_at(start_m: float, up_mps: float, t: float) -> tuple[float, float]:
+    """(height above its rest, vertical speed) of an object dropped or thrown ``t`` s ago; 0, 0 once landed."""
+    if start_m == 0.0 and up_mps == 0.0:
+        return 0.0, 0.0
+    landing = (up_mps + math.sqrt(up_mps ** 2 + 2 * GRAVITY * start_m)) / GRAVITY
+    if t >= landing:
+        return 0.0, 0.0
+    return start_m + up_mps * t - GRAVITY * t * t / 2, up_mps - GRAVITY * t
 
 
 def heading_velocity(obj: ObjectSpec, front: str, speed: float) -> tuple[float, float, float]:
@@ -90,11 +105,29 @@ def camera_at(camera: CameraParams, motion: ClipMotion, t: float) -> CameraParam
                    yaw_rate_deg_s=math.degrees(turn + motion.orbit_rad_s))
 
 
+def _place(obj: ObjectSpec, velocity: tuple[float, float, float], flight: tuple[float, float],
+           t: float) -> tuple[tuple[float, float, float], float]:
+    """Where an object is ``t`` s into its clip, and its vertical speed (a flight starts at the clip's start)."""
+    rise, climb = height_at(*flight, max(t, 0.0))
+    x, y, z = (p + v * t for p, v in zip(obj.location, velocity))
+    return (float(x), float(y), float(z + rise)), climb
+
+
 def frame_at(base: FrameSpec, motion: ClipMotion, index: int, clip: ClipInfo, shutter: float) -> FrameSpec:
-    """Frame ``clip.frame_id`` of the clip whose first frame is ``base`` (which is left as it is)."""
-    t = clip.frame_id / clip.fps
-    objects = [replace(obj, location=tuple(float(p + v * t) for p, v in zip(obj.location, velocity)),
-                       velocity=velocity) for obj, velocity in zip(base.objects, motion.velocities)]
+    """Frame ``clip.frame_id`` of the clip whose first frame is ``base`` (which is left as it is). Each moving
+    thing also carries its ``path``: where it is one frame before and after, which the renderer keys, so
+    motion blur and optical flow follow the real motion (a fall's curve, the camera's arc and shake)."""
+    t, dt = clip.frame_id / clip.fps, 1.0 / clip.fps
+    objects = []
+    for k, (obj, velocity) in enumerate(zip(base.objects, motion.velocities)):
+        flight = motion.flights[k] if k < len(motion.flights) else (0.0, 0.0)
+        location, climb = _place(obj, velocity, flight, t)
+        path = (_place(obj, velocity, flight, t - dt)[0], _place(obj, velocity, flight, t + dt)[0])
+        objects.append(replace(obj, location=location, velocity=(velocity[0], velocity[1], velocity[2] + climb),
+                               path=path if any(velocity) or flight != (0.0, 0.0) else None))
     camera = camera_at(base.camera, motion, t)
+    camera.path = (camera_at(base.camera, motion, t - dt).matrix_world, camera_at(base.camera, motion, t + dt).matrix_world)
     camera.shutter = shutter if shutter > 0 else None
-    return replace(base, index=index, objects=objects, camera=camera, clip=clip)
+    sun = base.sun if base.sun is None or not motion.sun_deg_s else \
+        replace(base.sun, elevation_deg=float(base.sun.elevation_deg + motion.sun_deg_s * t))
+    return replace(base, index=index, objects=objects, camera=camera, clip=clip, sun=sun)

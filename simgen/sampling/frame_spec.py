@@ -61,6 +61,7 @@ class ObjectSpec:
     scale: float
     material: MaterialParams
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s, for motion blur
+    path: tuple[Vec3, Vec3] | None = None  # in a clip: where it is one frame before and after (blur, flow)
 
 
 @dataclass
@@ -115,7 +116,8 @@ class CameraParams:
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
     stereo_baseline_m: float | None = None  # labels.outputs stereo: the right camera's offset along x
-    yaw_rate_deg_s: float = 0.0  # in a clip: turning about the vertical (for motion blur and flow)
+    yaw_rate_deg_s: float = 0.0  # in a clip: turning about the vertical
+    path: tuple[list[list[float]], list[list[float]]] | None = None  # in a clip: matrix_world one frame before, after
     bloom: float | None = None  # the share of over-white light the lens spreads into a glow
 
     def right_camera(self) -> tuple[list[list[float]], tuple[float, float, float]]:

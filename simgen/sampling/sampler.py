@@ -207,10 +207,12 @@ class FrameSampler:
                                   math.radians(float(camera.shake_deg.sample(rng))),
                                   rng.uniform(0, 2 * math.pi, (3, len(clips.SHAKE_HZ))).tolist(), [],
                                   math.radians(float(camera.orbit_deg_s.sample(rng))))
+        motion.sun_deg_s = float(sequence.sun_deg_s.sample(rng))
         classes = {c.name: c for c in self.scenario.classes}
         for obj in base.objects:
             cls = classes[obj.class_name]
             motion.velocities.append(clips.heading_velocity(obj, cls.front, float(cls.speed_mps.sample(rng))))
+            motion.flights.append((float(cls.drop_m.sample(rng)), float(cls.launch_mps.sample(rng))))
         return motion
 
     def _sample(self, index: int, conditions: tuple[str, ...]) -> FrameSpec:
