@@ -9,8 +9,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import yaml
+
+from conftest import FIXTURES
 
 from simgen.postprocess import rain
+from simgen.sampling.frame_spec import AssetBounds
 
 K = np.array([[620.0, 0, 319.5], [0, 620.0, 239.5], [0, 0, 1]])  # 640 x 480, 55 degrees across
 LEVEL = np.eye(4)
@@ -123,3 +127,38 @@ def test_snowfall_places_the_nearest_flakes_a_camera_sees_at_that_rate() -> None
         mean = (a * math.exp(-lam * a) - b * math.exp(-lam * b)) / (math.exp(-lam * a) - math.exp(-lam * b)) + 1 / lam
         assert melted.mean() == pytest.approx(mean, rel=0.1)
         assert all(p.hides_labels for p in frame.snow), "opaque: the labels account for them"
+
+
+def test_a_lens_drop_shows_the_scene_around_it_upside_down_and_blurred() -> None:
+    from simgen.postprocess.lens_drops import add_lens_drops
+
+    flat = np.full((120, 160, 3), 100, np.uint8)
+    seen, coverage = add_lens_drops(flat, [(0.5, 0.5, 0.08)])  # radius 12.8 px at the centre
+    assert coverage[60, 80] > 0.8 and coverage[60, 100] == 0.0 and coverage[5, 5] == 0.0
+    assert abs(int(seen[60, 80, 0]) - 108) <= 2  # a flat scene stays flat, a little brighter (gathered light)
+    edge = np.zeros((120, 160, 3), np.uint8)
+    edge[:, 80:] = 255  # dark on the left, bright on the right
+    seen, _ = add_lens_drops(edge, [(0.5, 0.5, 0.08)])
+    left, right = seen[55:66, 72:78].mean(), seen[55:66, 83:89].mean()
+    assert left > right + 60, "inside the drop the bright side shows on the left: the picture is turned"
+    assert np.array_equal(seen[:, :50], edge[:, :50])  # nothing changes away from it
+
+
+def test_rain_puts_drops_on_the_lens(tmp_path) -> None:
+    from simgen.config import load_scenario
+    from simgen.run.batch import resolve_assets
+    from simgen.sampling.sampler import FrameSampler
+
+    def first_frame(weather: dict):
+        spec = yaml.safe_load((FIXTURES / "cube.yaml").read_text())
+        spec["weather"] = weather
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        scenario = load_scenario(path)
+        assets = resolve_assets(scenario)
+        unit = AssetBounds((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+        return FrameSampler(scenario, assets, {r.key: unit for r in assets.all()}, (96, 72)).sample(0)
+
+    drops = first_frame({"rain": {"lens_drops": 4, "lens_drop_radius": [0.02, 0.03]}}).lens_drops
+    assert len(drops) == 4 and all(0 <= x <= 1 and 0 <= y <= 1 and 0.02 <= r <= 0.03 for x, y, r in drops)
+    assert first_frame({}).lens_drops == []

@@ -57,7 +57,7 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
 def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[str, Any]:
     """How hard the condition makes the object to see, in physical terms: the fog's transmittance
     along its ray (1 = clear air), the illuminance around it (lux, from the sun, sky and lamps,
-    unshadowed) and the share of its pixels' exposure that rain drops covered."""
+    unshadowed) and the share of its pixels' exposure that rain drops covered (falling, or on the lens)."""
     fog = frame.fog
     transmittance = 1.0 if fog is None else float(
         point_transmittance(np.array(frame.camera.location), centre, fog.density, fog.height_m)[0])

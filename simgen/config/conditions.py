@@ -22,7 +22,8 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "fog": {"weather": {"fog": {"density": None, "visibility_m": None,  # the scenario's fog mode is kept
                                 "relative_visibility": {"loguniform": [1.2, 5.0]}}}},
     # rain and snow fall outdoors: a tabletop environment's table moves onto a patio for them
-    "rain": {"weather": {"rain": {}}, "sun": {"strength": [0.1, 0.8]}, "world": {"strength": [0.15, 0.5]},
+    "rain": {"weather": {"rain": {"lens_drops": [0, 6]}}, "sun": {"strength": [0.1, 0.8]},
+             "world": {"strength": [0.15, 0.5]},
              "environment": {"table": {"outdoors": 1.0}}},
     "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}, "environment": {"table": {"outdoors": 1.0}}},
     # Night by its light, in lux at the objects whatever the scene's scale: moonlight 0.05-0.3 lx, a sky glow

@@ -704,6 +704,11 @@ class RainSpec(StrictModel):
     length_m: Positive = Field(default_factory=lambda: uniform(0.03, 0.12), description="streaks mode: rod length")
     wetness: FloatDist = Field(default_factory=lambda: uniform(0.5, 1.0),
                                description="0..1: darker, glossier surfaces")
+    lens_drops: Count = Field(default_factory=lambda: Distribution("constant", (0,), integer=True),
+                              description="water drops on the lens, out of focus, each showing a small upside-down "
+                                          "picture of the scene around it (the rain condition: 0-6)")
+    lens_drop_radius: Share = Field(default_factory=lambda: loguniform(0.01, 0.05),
+                                    description="a lens drop's radius as a share of the image width")
 
 
 class SnowSpec(StrictModel):

@@ -34,6 +34,7 @@ from simgen.thermal_output import THERMAL, apparent_kelvin
 from simgen.stereo_outputs import RIGHT
 from simgen.postprocess.bloom import add_bloom
 from simgen.postprocess.fog import apply_fog
+from simgen.postprocess.lens_drops import add_lens_drops
 from simgen.postprocess.rain import add_rain
 from simgen.postprocess.sensor import apply_sensor_effects
 from simgen.run.redirect import redirect_output
@@ -254,7 +255,8 @@ class FrameRenderer:
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
         rain = None
-        if frame.sensor or frame.rainfall or (frame.fog and frame.fog.mode == "analytic") or radiance is not None:
+        if frame.sensor or frame.rainfall or frame.lens_drops or (frame.fog and frame.fog.mode == "analytic") or \
+                radiance is not None:
             with stage("sensor"):
                 image = cv2.imread(str(rgb_path))
                 K, w2c = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
@@ -265,6 +267,9 @@ class FrameRenderer:
                     fall = frame.rainfall
                     image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,
                                            stage_rng(frame.seed, index, "rain" + tag))
+                if frame.lens_drops:  # on the glass: after the air and the falling rain, before the lens's glow
+                    image, on_lens = add_lens_drops(image, frame.lens_drops)
+                    rain = on_lens if rain is None else np.maximum(rain, on_lens)
                 if radiance is not None:  # the lens's glow around over-white light: after the air, before the sensor
                     image = add_bloom(image, radiance * np.float32(2.0 ** frame.camera.exposure_ev), frame.camera.bloom)
                 image = apply_sensor_effects(image, frame.sensor, stage_rng(frame.seed, index, "noise" + tag))

@@ -882,6 +882,11 @@ class FrameSampler:
         for group in ("road", "sidewalk", "ground"):
             if env is not None and group in env.materials:
                 env.materials[group].puddles = wetness * 0.5
+        if spec.rain is not None:  # drops on the lens, wherever they landed on it
+            drops = stage_rng(frame.seed, frame.index, "lens_drops")
+            frame.lens_drops = [(float(drops.random()), float(drops.random()),
+                                 float(spec.rain.lens_drop_radius.sample(drops)))
+                                for _ in range(int(spec.rain.lens_drops.sample(drops)))]
         if spec.rain is not None and spec.rain.mode == "analytic":
             rate, exposure, wind = (float(spec.rain.rate_mm_h.sample(rng)), float(spec.rain.exposure_s.sample(rng)),
                                     float(spec.rain.wind_mps.sample(rng)))
