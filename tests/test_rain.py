@@ -162,3 +162,25 @@ def test_rain_puts_drops_on_the_lens(tmp_path) -> None:
     drops = first_frame({"rain": {"lens_drops": 4, "lens_drop_radius": [0.02, 0.03]}}).lens_drops
     assert len(drops) == 4 and all(0 <= x <= 1 and 0 <= y <= 1 and 0.02 <= r <= 0.03 for x, y, r in drops)
     assert first_frame({}).lens_drops == []
+
+
+def test_falling_snow_dims_the_distance_by_its_flakes_cross_section() -> None:
+    """The veil of the flakes too far to draw: beta = 2 x their geometric cross-section per m^3, from the
+    Gunn-Marshall sizes in closed form; visibility falls with the rate, about 1 km in light snow and under
+    500 m in heavy snow, as observed."""
+    from simgen.sampling.snowfall import (FLAKE_PER_MELTED, MAX_MELTED_MM, MIN_MELTED_MM, extinction_per_m, n0,
+                                          slope)
+    from simgen.sampling.frame_spec import CONTRAST_LN
+
+    def closed_form(rate: float) -> float:  # 2 N0 (pi/4) k^2 * integral of D^2 exp(-L D) dD, k in m per mm
+        lam, k = slope(rate), FLAKE_PER_MELTED / 1000
+
+        def antiderivative(d: float) -> float:
+            return -math.exp(-lam * d) * (d * d / lam + 2 * d / lam ** 2 + 2 / lam ** 3)
+
+        return 2 * n0(rate) * math.pi / 4 * k * k * (antiderivative(MAX_MELTED_MM) - antiderivative(MIN_MELTED_MM))
+
+    for rate in (0.5, 1.0, 5.0):
+        assert extinction_per_m(rate) == pytest.approx(closed_form(rate), rel=1e-3)
+    visibility = {rate: CONTRAST_LN / extinction_per_m(rate) for rate in (0.5, 1.0, 5.0)}
+    assert 700 < visibility[1.0] < 1500 and visibility[5.0] < 500 and visibility[0.5] > visibility[1.0] > visibility[5.0]

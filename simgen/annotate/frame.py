@@ -22,6 +22,7 @@ from simgen.annotate.stuff import STUFF_BASE, panoptic, stuff_semantic
 from simgen.config.scenario import KeypointSpec, LabelSpec
 from simgen.postprocess.fog import point_transmittance
 from simgen.sampling.photometry import frame_illuminance
+from simgen.sampling.snowfall import extinction_per_m
 from simgen.sampling.frame_spec import AssetBounds, FrameSpec, all_props
 from simgen.sampling.geometry import box_corners
 
@@ -55,12 +56,16 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
 
 
 def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[str, Any]:
-    """How hard the condition makes the object to see, in physical terms: the fog's transmittance
-    along its ray (1 = clear air), the illuminance around it (lux, from the sun, sky and lamps,
-    unshadowed) and the share of its pixels' exposure that rain drops covered (falling, or on the lens)."""
+    """How hard the condition makes the object to see, in physical terms: the air's transmittance
+    along its ray (fog and falling snow; 1 = clear air), the illuminance around it (lux, from the sun,
+    sky and lamps, unshadowed) and the share of its pixels' exposure that rain drops covered (falling,
+    or on the lens)."""
     fog = frame.fog
     transmittance = 1.0 if fog is None else float(
         point_transmittance(np.array(frame.camera.location), centre, fog.density, fog.height_m)[0])
+    if frame.snowfall_mm_h:  # falling snow dims the way as fog does
+        transmittance *= float(point_transmittance(np.array(frame.camera.location), centre,
+                                                   extinction_per_m(frame.snowfall_mm_h), None)[0])
     lux = frame_illuminance(frame, centre)
     return {"fog_transmittance": round(transmittance, 4), "illuminance_lux": round(lux, 3 if lux < 10 else 1),
             "rain_coverage": round(rain_covered, 5)}

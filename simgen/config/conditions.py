@@ -25,7 +25,8 @@ BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "rain": {"weather": {"rain": {"lens_drops": [0, 6]}}, "sun": {"strength": [0.1, 0.8]},
              "world": {"strength": [0.15, 0.5]},
              "environment": {"table": {"outdoors": 1.0}}},
-    "snow": {"weather": {"snow": {}}, "world": {"strength": [0.4, 1.0]}, "environment": {"table": {"outdoors": 1.0}}},
+    "snow": {"weather": {"snow": {"rate_mm_h": {"loguniform": [0.5, 5.0]}}}, "world": {"strength": [0.4, 1.0]},
+             "environment": {"table": {"outdoors": 1.0}}},
     # Night by its light, in lux at the objects whatever the scene's scale: moonlight 0.05-0.3 lx, a sky glow
     # of about 0.1-1 lx (the night HDRI gives 341 lx at strength 1), lamps and headlights of lit streets
     # 5-30 lx each at the objects; exposed by a camera that can lift 4-6 stops and shows the gain as noise.

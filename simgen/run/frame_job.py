@@ -35,6 +35,7 @@ from simgen.stereo_outputs import RIGHT
 from simgen.postprocess.bloom import add_bloom
 from simgen.postprocess.fog import apply_fog
 from simgen.postprocess.lens_drops import add_lens_drops
+from simgen.sampling.snowfall import SNOW_VEIL, extinction_per_m
 from simgen.postprocess.rain import add_rain
 from simgen.postprocess.sensor import apply_sensor_effects
 from simgen.run.redirect import redirect_output
@@ -255,14 +256,16 @@ class FrameRenderer:
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups)
         rain = None
-        if frame.sensor or frame.rainfall or frame.lens_drops or (frame.fog and frame.fog.mode == "analytic") or \
-                radiance is not None:
+        if frame.sensor or frame.rainfall or frame.lens_drops or frame.snowfall_mm_h or radiance is not None or \
+                (frame.fog and frame.fog.mode == "analytic"):
             with stage("sensor"):
                 image = cv2.imread(str(rgb_path))
                 K, w2c = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
                 if frame.fog and frame.fog.mode == "analytic":
                     image = apply_fog(image, passes.depth, frame.fog.density, frame.fog.color, K, w2c,
                                       frame.fog.height_m)
+                if frame.snowfall_mm_h:  # the flakes too far and small to draw, together: a white veil
+                    image = apply_fog(image, passes.depth, extinction_per_m(frame.snowfall_mm_h), SNOW_VEIL, K, w2c)
                 if frame.rainfall:  # the drops are nearer than the fogged scene behind them
                     fall = frame.rainfall
                     image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,

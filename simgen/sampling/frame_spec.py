@@ -325,6 +325,7 @@ class FrameSpec:
     views: list[ViewSpec] = field(default_factory=list)  # camera.rig: the other cameras of this instant
     clip: ClipInfo | None = None  # sequence: the clip this frame belongs to
     lens_drops: list[tuple[float, float, float]] = field(default_factory=list)  # x, y (shares), radius (of width)
+    snowfall_mm_h: float | None = None  # snow by its rate: the far flakes' veil is drawn over the render
 
     def params(self) -> dict[str, Any]:
         """The full record for COCO ``images[].params`` and the journal (an environment's boxes as a count)."""

@@ -931,6 +931,7 @@ class FrameSampler:
     def _snowfall(self, frame: FrameSpec, rate_mm_h: float, rng: np.random.Generator) -> None:
         """The nearest flakes a camera has in view at this snowfall rate, with their sizes."""
         camera, K = frame.camera, np.array(frame.camera.K)
+        frame.snowfall_mm_h = rate_mm_h
         reach = snowfall.reach_m(rate_mm_h, K, camera.resolution)
         count = int(rng.poisson(snowfall.flakes_per_m3(rate_mm_h)
                                 * snowfall.view_volume(K, camera.resolution, snowfall.NEAR_M, reach)))
