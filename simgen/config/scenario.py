@@ -892,6 +892,15 @@ class Scenario(StrictModel):
                                                            "all": ", ".join(CONDITIONS.names())})
         return self
 
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _bounded_classes(cls, classes: Any) -> Any:
+        """Refuse a list too long before each entry is validated: 20,000 classes would take seconds to read."""
+        if isinstance(classes, list) and len(classes) > MAX_CLASSES:
+            raise PydanticCustomError("too_long", "at most {limit} classes, got {got}",
+                                      {"limit": MAX_CLASSES, "got": len(classes)})
+        return classes
+
     @model_validator(mode="after")
     def _clips(self) -> "Scenario":
         """Flow needs motion over time (a sequence); a clip's objects move on their paths, not by physics."""
