@@ -206,3 +206,18 @@ def test_overwrite_clears_the_rig_folders(rig: Path, tmp_path: Path) -> None:
     (out / "cameras/left/notes.txt").write_text("mine")
     assert render(scene := rig.parent / "rig.yaml", out, "--overwrite") == 2, scene  # never deletes what is not its own
     assert (out / "cameras/left/notes.txt").read_text() == "mine"
+
+
+def test_a_journal_camera_name_cannot_lead_outside_the_dataset(rig: Path, tmp_path: Path) -> None:
+    """A rig camera's name in the journal becomes a path: a doctored one ('../..') is refused, never followed."""
+    import shutil
+
+    from simgen.dataset.reader import record_files
+    from simgen.dataset.writer import intact, read_journal
+
+    out = tmp_path / "out"
+    shutil.copytree(rig, out)
+    record = next(iter(read_journal(out)))
+    record["views"] = {"../../outside": record["views"]["left"]}
+    assert any(".." in path for path in record_files(record))
+    assert not intact(out, record)
