@@ -108,6 +108,11 @@ def test_focus_writes_a_scenario_that_renders_and_records_its_lineage(quickstart
     assert step["step"] == "focus" and step["dataset"] == manifest["identity"]
     assert main(["check", str(nxt)]) == 0
     assert (tmp_path / "next.html").is_file()
+    other = tmp_path / "train.yaml"  # the scenario to patch may be another one: the training set's
+    other.write_text(yaml.safe_dump({**yaml.safe_load((FIXTURES / "cube.yaml").read_text()), "name": "train"}))
+    assert main(["focus", str(quickstart), str(tmp_path / "predictions.json"), "--scenario", str(other),
+                 "-o", str(nxt)]) == 0
+    assert yaml.safe_load(nxt.read_text())["name"] == "train"
 
 
 def test_a_real_dataset_without_parameters_is_sliced_by_what_it_has() -> None:

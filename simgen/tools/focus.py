@@ -11,9 +11,10 @@ fewer objects found there than chance explains. The intervals hold together at 9
 slices tested (Bonferroni), so a detector that fails nowhere in particular gets no patch.
 
 The patch raises the share of each failing condition (to twice its share, at least +0.2, at most
-0.6), narrows a failing numeric parameter's range to the failing bins (fog visibility through the
-fog condition, the sun's elevation), and raises heavy occlusion, tiny objects or night where
-visibility, pixel size or illuminance fail. On a dataset without simgen's parameters (a real one)
+0.6; a condition failing on two counts, its tag and a parameter, is raised twice), narrows the fog
+condition's visibility to the failing values, adds a condition that puts 0.3 of the frames at a
+failing sun elevation (the rest keep the scenario's range), and raises heavy occlusion, tiny
+objects or night where visibility, pixel size or illuminance fail at the low end. On a dataset without simgen's parameters (a real one)
 only size, position, visibility and crowding can be sliced; the report says so.
 """
 
@@ -232,9 +233,11 @@ def patch(scenario: dict[str, Any], focus: Focus) -> tuple[dict[str, Any], list[
             share = share_of("fog") if raised_already else raised(share_of("fog"))
             set_share("fog", share, fog)
             reasons.append(f"conditions.fog: visibility_m [{low:.3g}, {high:.3g}], share {share_of('fog'):g}: {why}")
-        elif feature == "sun_elevation_deg":
-            data.setdefault("sun", {})["elevation_deg"] = [round(low, 2), round(high, 2)]
-            reasons.append(f"sun.elevation_deg: [{low:.3g}, {high:.3g}]: {why}")
+        elif feature == "sun_elevation_deg":  # a share of frames there, not the whole scenario moved
+            name = "focus_low_sun" if low <= min(b.low for b in focus.slices if b.feature == feature) else \
+                "focus_sun_elevation"
+            set_share(name, 0.3, {"sun": {"elevation_deg": [round(low, 2), round(high, 2)]}})
+            reasons.append(f"conditions.{name}: 0.3 of frames with sun.elevation_deg [{low:.3g}, {high:.3g}]: {why}")
         elif feature in ("visibility", "pixel_size", "illuminance_lux") and min(b.low for b in bins) == min(
                 b.low for b in focus.slices if b.feature == feature and b.low is not None):  # fails at the low end
             name = {"visibility": "heavy_occlusion", "pixel_size": "tiny_objects", "illuminance_lux": "night"}[feature]
@@ -259,11 +262,12 @@ def run_focus(args: argparse.Namespace) -> int:
     predictions = load_predictions(Path(args.predictions))
     focus = analyse(coco, found_objects(coco, predictions, args.iou, args.score))
     manifest = read_manifest(dataset) if dataset.is_dir() else None
-    scenario = (manifest or {}).get("scenario")
-    if scenario is None:
-        if args.scenario is None:
-            raise OutputError(f"{dataset} has no simgen manifest; give the scenario to patch with --scenario FILE")
+    if args.scenario is not None:  # e.g. the training set's scenario, patched by the test set's failures
         scenario = yaml.safe_load(Path(args.scenario).read_text(encoding="utf-8"))
+    else:
+        scenario = (manifest or {}).get("scenario")
+        if scenario is None:
+            raise OutputError(f"{dataset} has no simgen manifest; give the scenario to patch with --scenario FILE")
     next_scenario, reasons = patch(scenario, focus)
     next_scenario["lineage"] = [*(scenario.get("lineage") or []), {
         "step": "focus", "dataset": (manifest or {}).get("identity") or str(dataset),
@@ -311,7 +315,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="a simgen dataset folder (or any COCO folder or file)")
     parser.add_argument("predictions", metavar="PREDICTIONS", help="detections as a COCO results JSON list")
     parser.add_argument("-o", "--dest", default="next.yaml", metavar="YAML", help="the patched scenario to write")
-    parser.add_argument("--scenario", metavar="FILE", help="the scenario to patch, for a dataset without a manifest")
+    parser.add_argument("--scenario", metavar="FILE", help="the scenario to patch (default: the one DATASET was "
+                                                           "rendered from); e.g. the training set's")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU at which a prediction finds an object (0.5)")
     parser.add_argument("--score", type=float, default=0.3, help="lowest score that counts as a detection (0.3)")
     parser.set_defaults(handler=run_focus)
