@@ -10,11 +10,14 @@ A slice *fails* when the upper end of its recall's Wilson interval is below the 
 fewer objects found there than chance explains. The intervals hold together at 95 % over all the
 slices tested (Bonferroni), so a detector that fails nowhere in particular gets no patch.
 
-The patch raises the share of each failing condition (to twice its share, at least +0.2, at most
-0.6; a condition failing on two counts, its tag and a parameter, is raised twice), narrows the fog
-condition's visibility to the failing values, adds a condition that puts 0.3 of the frames at a
-failing sun elevation (the rest keep the scenario's range), and raises heavy occlusion, tiny
-objects or night where visibility, pixel size or illuminance fail at the low end. On a dataset without simgen's parameters (a real one)
+The patch raises the share of each failing condition once (to twice its share, at least +0.2, at
+most 0.6; raising again for a second sign of the same failure made training sets too hard for the
+detector to learn in the same time, see docs/focus_loop.md), narrows the fog condition's visibility
+to the failing values, adds a condition that puts 0.2 of the frames at a failing sun elevation (the
+rest keep the scenario's range), and raises heavy occlusion, tiny
+objects or night where visibility, pixel size or illuminance fail at the low end. Objects past the meteorological visibility
+(fog transmittance under 5 %) are left out: no camera sees them, so training on more of them only
+teaches a detector to guess. On a dataset without simgen's parameters (a real one)
 only size, position, visibility and crowding can be sliced; the report says so.
 """
 
@@ -148,8 +151,15 @@ def _quantile_slices(feature: str, values: list[tuple[float, bool]]) -> list[Sli
     return slices
 
 
+BEYOND_SIGHT = 0.05  # an object whose light reaches the camera at under 5 % of its contrast is past the
+# meteorological visibility: no camera sees it, so missing it is no failure to train away
+
+
 def analyse(coco: dict[str, Any], found: dict[int, bool]) -> Focus:
     images = {image["id"]: image for image in coco["images"]}
+    unseeable = {a["id"] for a in coco["annotations"] if isinstance(a.get("fog_transmittance"), (int, float))
+                 and a["fog_transmittance"] < BEYOND_SIGHT}
+    found = {key: hit for key, hit in found.items() if key not in unseeable}
     counts: dict[int, int] = defaultdict(int)
     for annotation in coco["annotations"]:
         counts[annotation["image_id"]] += 1
@@ -181,6 +191,9 @@ def analyse(coco: dict[str, Any], found: dict[int, bool]) -> Focus:
     failing = sorted((s for s in slices if s.total and s.interval(z)[1] < overall.recall), key=lambda s: s.recall)
     unknown = [] if has_params else ["condition tags and sampled parameters (fog, light, camera): the dataset "
                                      "records none, so only size, position, visibility and crowding are sliced"]
+    if unseeable:
+        unknown.append(f"{len(unseeable)} objects are beyond the visibility (fog transmittance under "
+                       f"{BEYOND_SIGHT:.0%}): no camera sees them, so they are left out of every slice")
     return Focus(overall, slices, failing, unknown)
 
 
@@ -214,12 +227,21 @@ def patch(scenario: dict[str, Any], focus: Focus) -> tuple[dict[str, Any], list[
         return (f"recall {s.recall:.2f} (95 % {low:.2f}-{high:.2f}, {s.total} objects) against "
                 f"{focus.overall.recall:.2f} overall")
 
+    done: set[str] = set()  # conditions raised already: a second failing sign of one condition raises it no more
+
+    def raise_once(name: str, why: str) -> None:
+        before = share_of(name)
+        if name in done:
+            reasons.append(f"conditions.{name}: stays {before:g} (raised already), also {why}")
+            return
+        set_share(name, raised(before))
+        done.add(name)
+        reasons.append(f"conditions.{name}: {before:g} -> {share_of(name):g}: {why}")
+
     ranges: dict[str, list[Slice]] = defaultdict(list)
     for s in focus.failing:
         if s.feature == "condition" and s.label != "clear":
-            before = share_of(s.label)
-            set_share(s.label, raised(before))
-            reasons.append(f"conditions.{s.label}: {before:g} -> {share_of(s.label):g}: {because(s)}")
+            raise_once(s.label, because(s))
         elif s.low is not None:
             ranges[s.feature].append(s)
     for feature, bins in ranges.items():  # from the lowest to the highest value missed in the failing bins
@@ -229,21 +251,19 @@ def patch(scenario: dict[str, Any], focus: Focus) -> tuple[dict[str, Any], list[
         if feature == "fog_visibility_m":
             fog = {"weather": {"fog": {"density": None, "relative_visibility": None,
                                        "visibility_m": [round(low, 3), round(high, 3)]}}}
-            raised_already = any(line.startswith("conditions.fog:") for line in reasons)
-            share = share_of("fog") if raised_already else raised(share_of("fog"))
+            share = share_of("fog") if "fog" in done else raised(share_of("fog"))
+            done.add("fog")
             set_share("fog", share, fog)
             reasons.append(f"conditions.fog: visibility_m [{low:.3g}, {high:.3g}], share {share_of('fog'):g}: {why}")
         elif feature == "sun_elevation_deg":  # a share of frames there, not the whole scenario moved
             name = "focus_low_sun" if low <= min(b.low for b in focus.slices if b.feature == feature) else \
                 "focus_sun_elevation"
-            set_share(name, 0.3, {"sun": {"elevation_deg": [round(low, 2), round(high, 2)]}})
-            reasons.append(f"conditions.{name}: 0.3 of frames with sun.elevation_deg [{low:.3g}, {high:.3g}]: {why}")
+            set_share(name, 0.2, {"sun": {"elevation_deg": [round(low, 2), round(high, 2)]}})
+            reasons.append(f"conditions.{name}: 0.2 of frames with sun.elevation_deg [{low:.3g}, {high:.3g}]: {why}")
         elif feature in ("visibility", "pixel_size", "illuminance_lux") and min(b.low for b in bins) == min(
                 b.low for b in focus.slices if b.feature == feature and b.low is not None):  # fails at the low end
             name = {"visibility": "heavy_occlusion", "pixel_size": "tiny_objects", "illuminance_lux": "night"}[feature]
-            before = share_of(name)
-            set_share(name, raised(before))
-            reasons.append(f"conditions.{name}: {before:g} -> {share_of(name):g}: {feature} {why}")
+            raise_once(name, f"{feature} {why}")
         else:
             reasons.append(f"{feature} in [{low:.3g}, {high:.3g}] fails ({why}); no scenario field controls it "
                            f"directly: left as it is")
