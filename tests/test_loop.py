@@ -167,4 +167,5 @@ def test_fit_recovers_the_camera_distance_of_a_target_dataset(tmp_path: Path) ->
     assert (low + high) / 2 == pytest.approx(7.5, rel=0.1) and high - low == pytest.approx(3.0, rel=0.1)
     step, = data["lineage"]
     assert step["step"] == "fit" and "box size KS 1.000" in step["changes"][0]
+    assert len(step["dataset_digest"]) == 16  # the real data it was fitted to, by content
     assert main(["check", str(fitted)]) == 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -165,8 +166,10 @@ def run_fit(args: argparse.Namespace) -> int:
     if not scenario.is_file():
         raise OutputError(f"{scenario}: no such scenario file")
     fitted, changes = fit(real, scenario, args.frames, args.renders)
-    fitted["lineage"] = [*(fitted.get("lineage") or []), {"step": "fit", "dataset": str(real),
-                                                          "scenario": str(scenario), "changes": changes}]
+    coco_file = real / "annotations.json" if real.is_dir() else real
+    fitted["lineage"] = [*(fitted.get("lineage") or []), {
+        "step": "fit", "dataset": str(real), "dataset_digest": hashlib.sha256(coco_file.read_bytes()).hexdigest()[:16],
+        "scenario": str(scenario), "changes": changes}]
     atomic_write_bytes(dest, yaml.safe_dump(fitted, sort_keys=False).encode("utf-8"))
     for line in changes or ["nothing the scenario controls could be fitted"]:
         print(f"  {line}")
