@@ -297,3 +297,19 @@ def test_a_falling_cubes_flow_follows_its_curve(tmp_path: Path) -> None:
     error = np.abs(flow[cube_px] - expected[cube_px])
     assert np.percentile(error, 99) < 0.1 and error.max() < 0.2  # the depth PNG's millimetres, at the edges
     assert np.abs(flow[cube_px]).max() > 3.0
+
+
+def test_exports_name_clips_by_id_never_by_a_doctored_name(moving_cube: Path, tmp_path: Path) -> None:
+    """videos[].name is data: a COCO file edited to name a clip '../../escape' exports and draws it as clip_000000."""
+    from simgen.tools.sheet import clip_gifs
+
+    out = tmp_path / "out"
+    shutil.copytree(moving_cube, out)
+    coco = json.loads((out / "annotations.json").read_text())
+    coco["videos"][0]["name"] = "../../escape"
+    (out / "annotations.json").write_text(json.dumps(coco))
+    dest = tmp_path / "deep" / "mot"
+    assert main(["export", str(out), "--format", "mot", "-o", str(dest), "--split", "1,0,0"]) == 0
+    assert (dest / "train" / "clip_000000" / "gt" / "gt.txt").is_file() and not (tmp_path / "escape").exists()
+    gif, = clip_gifs(out, tmp_path / "gifs", tile_width=64)
+    assert gif.parent == tmp_path / "gifs" and gif.name == "clip_000000.gif"

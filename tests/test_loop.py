@@ -169,3 +169,12 @@ def test_fit_recovers_the_camera_distance_of_a_target_dataset(tmp_path: Path) ->
     assert step["step"] == "fit" and "box size KS 1.000" in step["changes"][0]
     assert len(step["dataset_digest"]) == 16  # the real data it was fitted to, by content
     assert main(["check", str(fitted)]) == 0
+
+
+def test_compare_never_replaces_a_file_it_did_not_write(quickstart: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "cmp.json").write_text('{"mine": 1}')
+    assert main(["compare", str(quickstart), str(quickstart), "-o", str(tmp_path / "cmp.html")]) == 2
+    assert "was not written by simgen" in capsys.readouterr().err
+    assert (tmp_path / "cmp.json").read_text() == '{"mine": 1}' and not (tmp_path / "cmp.html").exists()
+    assert main(["compare", str(quickstart), str(quickstart), "-o", str(tmp_path / "other.html")]) == 0
+    assert main(["compare", str(quickstart), str(quickstart), "-o", str(tmp_path / "other.html")]) == 0  # its own

@@ -15,6 +15,16 @@ from typing import Any
 from simgen.annotate.coco import track_id
 
 
+def clip_name(video_id: Any) -> str:
+    """A clip's name, and its folder or file name in exports: made from its id, never read from a dataset's
+    own files, so a doctored COCO file cannot name a path outside the export."""
+    if not isinstance(video_id, int) or isinstance(video_id, bool) or video_id < 1:
+        from simgen.errors import DatasetError
+
+        raise DatasetError(f"video id {video_id!r}: expected a whole number from 1")
+    return f"clip_{video_id - 1:06d}"
+
+
 def videos_and_tracks(images: list[dict[str, Any]], annotations: list[dict[str, Any]]
                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(videos, tracks) of the images that belong to clips, in id order."""
@@ -46,7 +56,7 @@ def videos_and_tracks(images: list[dict[str, Any]], annotations: list[dict[str, 
                 if event:
                     events.append({"track_id": track, "frame_id": image["frame_id"], "event": event})
                 states[track] = state
-        videos.append({"id": video, "name": f"clip_{video - 1:06d}", "width": first["width"],
+        videos.append({"id": video, "name": clip_name(video), "width": first["width"],
                        "height": first["height"], "length": len(members), "fps": clip.get("fps"),
                        "first_frame_index": first["frame_index"], "events": events})
     return videos, [tracks[key] for key in sorted(tracks)]

@@ -284,3 +284,17 @@ class DatasetWriter:
         for record in read_journal(self.out) if records is None else records:
             latest[int(record["image"]["frame_index"])] = record
         return {index for index, record in latest.items() if intact(self.out, record)}
+
+
+def replaceable(path: Path, marker: str) -> None:
+    """Refuse to write a file beside the one a user named (a report's JSON, a patch's HTML) over a file
+    simgen did not write: ours hold ``marker`` near their start."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise as_output_error(exc, path) from None
+    if marker.encode("utf-8") not in head:
+        raise OutputError(f"{path} exists and was not written by simgen; it would be replaced: choose another -o")

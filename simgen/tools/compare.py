@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from simgen.dataset.reader import read_any_coco
-from simgen.dataset.writer import atomic_write_bytes, atomic_write_json
+from simgen.dataset.writer import atomic_write_bytes, atomic_write_json, replaceable
 from simgen.errors import OutputError
 from simgen.tools.args import positive_int
 from simgen.tools.fidelity import Attribute, Difference, box_attributes, compare, image_attributes
@@ -91,8 +91,10 @@ def run_compare(args: argparse.Namespace) -> int:
     if dest.suffix != ".html":
         raise OutputError(f"-o {dest}: expected an .html file")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    replaceable(dest, "<title>simgen compare</title>")
+    replaceable(dest.with_suffix(".json"), '"synthetic"')
     atomic_write_bytes(dest, page(Path(args.real), Path(args.synthetic), rows, a, b).encode("utf-8"))
-    summary: dict[str, Any] = {"real": str(args.real), "synthetic": str(args.synthetic),
+    summary: dict[str, Any] = {"synthetic": str(args.synthetic), "real": str(args.real),
                                "attributes": [row.__dict__ for row in rows]}
     atomic_write_json(dest.with_suffix(".json"), summary)
     for row in rows[:5]:

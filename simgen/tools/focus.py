@@ -40,7 +40,7 @@ import yaml
 
 from simgen.dataset.manifest import read_manifest
 from simgen.dataset.reader import dig, read_any_coco
-from simgen.dataset.writer import atomic_write_bytes
+from simgen.dataset.writer import atomic_write_bytes, replaceable
 from simgen.errors import OutputError
 from simgen.sampling.frame_spec import CONTRAST_LN
 
@@ -293,9 +293,12 @@ def run_focus(args: argparse.Namespace) -> int:
         "step": "focus", "dataset": (manifest or {}).get("identity") or str(dataset),
         "predictions": _digest(Path(args.predictions)), "overall_recall": round(focus.overall.recall, 4),
         "changes": reasons}]
+    report = dest.with_suffix(".html")
+    if dest.suffix not in (".yaml", ".yml"):
+        raise OutputError(f"-o {dest}: expected a .yaml file for the patched scenario")
+    replaceable(report, "<title>simgen focus</title>")
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dest, yaml.safe_dump(next_scenario, sort_keys=False).encode("utf-8"))
-    report = dest.with_suffix(".html")
     atomic_write_bytes(report, focus_page(focus, reasons).encode("utf-8"))
     print(f"Recall {focus.overall.recall:.3f} over {focus.overall.total} objects; {len(focus.failing)} failing slice(s).")
     for line in reasons or ["nothing fails beyond chance: the scenario is unchanged"]:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from simgen.annotate.instances import decode_rle
+from simgen.annotate.tracks import clip_name
 from simgen.dataset.writer import atomic_write_bytes
 from simgen.errors import OutputError
 from simgen.dataset.reader import ANNOTATIONS, CAMERAS, member, read_coco
@@ -238,7 +239,7 @@ def clip_gifs(out: Path, folder: Path, tile_width: int = 480, clips: int | None 
         tiles = [render_tile(read_rgb(member(out, im["file_name"], f"image {im['id']}: file_name")),
                              by_image.get(im["id"], []), names, tile_width, height, tracks=True) for im in frames]
         pictures = [Image.fromarray(cv2.cvtColor(tile, cv2.COLOR_BGR2RGB)) for tile in tiles]
-        path = folder / f"{video['name']}.gif"
+        path = folder / f"{clip_name(video['id'])}.gif"
         pictures[0].save(path, save_all=True, append_images=pictures[1:], loop=0,
                          duration=round(1000 / (video.get("fps") or 10)))
         written.append(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from simgen.annotate.tracks import clip_name
 from simgen.dataset.ownership import FRAME_FILE, Layout
 from simgen.dataset.reader import member
 from simgen.plugins import EXPORTERS
@@ -40,9 +41,12 @@ def write(job: ExportJob) -> None:
         clips: dict[int, list[dict]] = {}
         for image in images:
             clips.setdefault(image["video_id"], []).append(image)
-        for video_id, frames in sorted(clips.items()):
-            video = videos[video_id]
-            folder = job.dest / split / video["name"]
+        for video_id, frames in sorted(clips.items(), key=lambda item: str(item[0])):
+            video = videos.get(video_id)
+            if video is None:
+                raise OutputError(f"{job.out}: images of video {video_id!r} have no entry in videos[]")
+            name = clip_name(video_id)
+            folder = job.dest / split / name
             lines = []
             for image in sorted(frames, key=lambda im: im["frame_id"]):
                 number = image["frame_id"] + 1
@@ -52,7 +56,7 @@ def write(job: ExportJob) -> None:
             job.summary.labels += len(lines)
             (folder / "gt").mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(folder / "gt" / "gt.txt", "".join(lines).encode("ascii"))
-            info = (f"[Sequence]\nname={video['name']}\nimDir=img1\nframeRate={video.get('fps') or 0:g}\n"
+            info = (f"[Sequence]\nname={name}\nimDir=img1\nframeRate={video.get('fps') or 0:g}\n"
                     f"seqLength={video['length']}\nimWidth={video['width']}\nimHeight={video['height']}\n"
                     f"imExt=.png\n")
             atomic_write_bytes(folder / "seqinfo.ini", info.encode("ascii"))
