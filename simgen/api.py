@@ -132,6 +132,13 @@ class Generator:
                                   f"installed (the cache is {geometry_dir()})") from None
             return self._ready().sampler.sample(index)
 
+    def hulls(self) -> dict[str, Any]:
+        """Each asset's hull vertices (metres, in its own frame): what sampling and labels project."""
+        if self._renderer is None and self._sampler is None:
+            self.sample(0)  # builds whichever sampler the cache allows
+        sampler = self._renderer.sampler if self._renderer is not None else self._sampler
+        return sampler.hulls
+
     def render(self, index: int) -> Frame:
         """Frame ``index`` rendered and labeled, identical to frame ``index`` of a dataset of this scenario."""
         import cv2

@@ -101,8 +101,7 @@ def camera_at(camera: CameraParams, motion: ClipMotion, t: float) -> CameraParam
     velocity = np.array([speed * math.cos(now), speed * math.sin(now), 0.0]) + around
     return replace(camera, location=tuple(float(v) for v in location), matrix_world=matrix_world.tolist(),
                    world_to_camera=world_to_camera.tolist(), look_at=tuple(float(v) for v in look),
-                   velocity=tuple(float(v) for v in velocity),
-                   yaw_rate_deg_s=math.degrees(turn + motion.orbit_rad_s))
+                   velocity=tuple(float(v) for v in velocity))
 
 
 def _place(obj: ObjectSpec, velocity: tuple[float, float, float], flight: tuple[float, float],

@@ -116,7 +116,6 @@ class CameraParams:
     shutter: float | None = None  # motion blur when set: open time as a fraction of a frame
     velocity: Vec3 = (0.0, 0.0, 0.0)  # m/s
     stereo_baseline_m: float | None = None  # labels.outputs stereo: the right camera's offset along x
-    yaw_rate_deg_s: float = 0.0  # in a clip: turning about the vertical
     path: tuple[list[list[float]], list[list[float]]] | None = None  # in a clip: matrix_world one frame before, after
     bloom: float | None = None  # the share of over-white light the lens spreads into a glow
 

@@ -44,10 +44,9 @@ def projected_sizes(generator: Any, frames: int) -> tuple[list[float], list[floa
     from simgen.annotate.amodal import camera_points, projected_extent, world_points
 
     sizes, distances, counts = [], [], {}
-    hulls = None
+    hulls = generator.hulls()
     for index in range(frames):
         frame = generator.sample(index)
-        hulls = hulls or (generator._sampler or generator._ready().sampler).hulls
         camera = frame.camera
         K, w2c = np.array(camera.K), np.array(camera.world_to_camera)
         width, height = camera.resolution
