@@ -84,3 +84,49 @@ def test_validate_accepts_stuff_labels_without_panoptic(tmp_path) -> None:
     coco = json.loads((tmp_path / "out" / "annotations.json").read_text())
     assert coco["stuff_categories"] and not (tmp_path / "out" / "panoptic.json").exists()
     assert main(["validate", str(tmp_path / "out")]) == 0
+
+
+@pytest.mark.parametrize("spec", [ROOM, TABLETOP, STREET], ids=["room", "tabletop", "street"])
+def test_isolated_passes_left_out_or_windowed_change_no_mask(spec: dict, tmp_path: Path) -> None:
+    """An object the environment's boxes cannot hide and no other object overlaps gets no isolated pass:
+    alone, it covers exactly its visible pixels. A pass rendered only in its window gives the masks the
+    whole frame gives."""
+    from simgen.annotate.frame import plan_frame
+    from simgen.blender.backend import BlenderBackend
+    from simgen.run.batch import RenderOptions, prepare
+    from simgen.run.redirect import redirect_output
+    from simgen.sampling.sampler import FrameSampler
+    from tests.conftest import TINY
+
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({**spec, "frames": 4}))
+    scenario, preset, assets = prepare(path, RenderOptions(render_config=TINY))
+    log = tmp_path / "blender.log"
+    with redirect_output(log):
+        backend = BlenderBackend(preset, "cpu")
+        bounds = backend.load_assets(assets.all())
+    sampler = FrameSampler(scenario, assets, bounds, preset.resolution, backend.asset_vertices)
+    left_out = windowed = 0
+    try:
+        for index in range(4):
+            frame = sampler.sample(index)
+            with redirect_output(log):
+                backend.apply(frame)
+                backend.render()
+                visible = backend.save_outputs(tmp_path / "rgb.png").instance
+                plan = plan_frame(frame, backend.asset_vertices)
+                grouped = {i for group in plan.isolation_groups for i in group}
+                free = [o.instance_id for o in frame.objects
+                        if o.instance_id not in grouped and plan.extents[o.instance_id] is not None]
+                alone = backend.render_isolated([[i] for i in free])
+                whole = backend.render_isolated(plan.isolation_groups)
+                window = backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
+            for i in free:  # (the main render's own samples may add an edge pixel the 1-sample pass lacks)
+                assert not (alone[i] & (visible != i)).any(), f"frame {index}: object {i} was hidden after all"
+            for i, mask in whole.items():
+                assert np.array_equal(window[i], mask), f"frame {index}: object {i}'s mask left its window"
+            left_out += len(free)
+            windowed += len(whole)
+    finally:
+        backend.close()
+    assert left_out > 0 and windowed > 0, "these seeds have both kinds"

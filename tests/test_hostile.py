@@ -366,6 +366,16 @@ def test_bad_presets_are_refused(tmp_path: Path, resolution, samples, capsys) ->
     one_line_error(capsys, 2, main(["check", str(QUICKSTART), "--render-config", str(preset)]), f"{preset}:")
 
 
+@pytest.mark.parametrize("change,field", [
+    ({"texture_limit": 300}, "texture_limit"), ({"bounces": {"diffuse": -1}}, "bounces.diffuse"),
+    ({"bounces": {"difuse": 2}}, "difuse"), ({"denoise_prefilter": "best"}, "denoise_prefilter"),
+    ({"clamp_indirect": -1}, "clamp_indirect"), ({"adaptive_min_samples": 10**9}, "adaptive_min_samples")])
+def test_bad_sampling_settings_are_refused(tmp_path: Path, change, field, capsys) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text(yaml.safe_dump({**yaml.safe_load(Path(TINY).read_text()), **change}))
+    one_line_error(capsys, 2, main(["check", str(QUICKSTART), "--render-config", str(preset)]), f"{preset}:", field)
+
+
 def test_duplicate_keys_are_refused(tmp_path: Path, capsys) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(QUICKSTART.read_text() + "\nseed: 5\n")

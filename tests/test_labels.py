@@ -177,3 +177,27 @@ camera: {{focal_length_mm: 35, fixed: {{location: [2.0, -3.0, 2.0], look_at: [0,
     (annotation,) = coco["annotations"]
     assert annotation["keypoints"][2] == 2, "the top centre faces the camera"
     assert coco["images"][0]["params"]["objects"][0]["material"]["mode"] == "keep"
+
+
+def test_a_box_hides_only_what_no_face_plane_separates_from_the_eye() -> None:
+    from simgen.annotate.amodal import box_corners_world, group_window, hidden_by_boxes
+
+    def box(centre, size, yaw=0.0):
+        return box_corners_world(np.array([centre], float), np.array([size], float), np.array([yaw]))
+
+    cube = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (0.0, 1.0)])  # stands on z = 0
+    eye = np.array([0.0, -6.0, 1.5])
+    road = box([0, 0, -0.05], [20, 20, 0.1])  # top face at z = 0, the cube on it
+    assert not hidden_by_boxes(cube, eye, road)
+    assert hidden_by_boxes(cube - [0, 0, 0.01], eye, road), "sunk 1 cm into the road: the road may hide its foot"
+    wall = box([0, -3, 1], [4, 0.2, 2])  # between the eye and the cube
+    assert hidden_by_boxes(cube, eye, wall)
+    assert hidden_by_boxes(cube, eye, box([0.3, -3, 1], [0.1, 0.1, 2], 30.0)), "a thin post across the rays to one side"
+    assert not hidden_by_boxes(cube, eye, box([3, -3, 1], [1, 1, 2], 30.0)), "a post off to the side, turned"
+    assert not hidden_by_boxes(cube, eye, box([0, 3, 1], [4, 0.2, 2])), "a wall behind"
+    assert hidden_by_boxes(cube, eye, np.concatenate([road, wall])), "any one box that may hide counts"
+    assert not hidden_by_boxes(cube, eye, np.zeros((0, 8, 3)))
+    # a pass's window holds each member's extent with the jitter margin
+    extents = {1: (10.2, 5.5, 20.1, 15.0), 2: (40.0, 30.0, 50.0, 47.9), 3: None}
+    assert group_window(extents, [1, 2], 64, 48) == (7, 2, 53, 48)
+    assert group_window(extents, [3], 64, 48) == (0, 0, 64, 48), "reaching behind the camera: the whole frame"

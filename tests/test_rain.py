@@ -184,3 +184,46 @@ def test_falling_snow_dims_the_distance_by_its_flakes_cross_section() -> None:
         assert extinction_per_m(rate) == pytest.approx(closed_form(rate), rel=1e-3)
     visibility = {rate: CONTRAST_LN / extinction_per_m(rate) for rate in (0.5, 1.0, 5.0)}
     assert 700 < visibility[1.0] < 1500 and visibility[5.0] < 500 and visibility[0.5] > visibility[1.0] > visibility[5.0]
+
+
+def ground_depth(height_m: float = 1.5, far_m: float = 40.0) -> np.ndarray:
+    """Planar depth of a flat ground 1.5 m under the LEVEL camera, cut at far_m (sky beyond)."""
+    rows = (np.arange(480) - K[1, 2]) / K[1, 1]  # camera y (down) per unit depth
+    with np.errstate(divide="ignore"):
+        z = np.where(rows > 0, height_m / rows, np.inf)
+    z = np.where(z <= far_m, z, np.inf)
+    return np.repeat(z[:, None], 640, axis=1)
+
+
+def test_splashes_carry_the_rain_rate_and_cover_the_ground_they_fall_on() -> None:
+    from simgen.postprocess import splashes
+
+    # the impacts' water is the rain asked for (Marshall-Palmer with Atlas velocities: within 20 %)
+    for rate in (1.0, 5.0, 10.0, 30.0, 100.0):
+        assert splashes.water_flux_mm_h(rate) == pytest.approx(rate, rel=0.2)
+    assert splashes.impacts_per_m2_s(30) > splashes.impacts_per_m2_s(10) > splashes.impacts_per_m2_s(1)
+    # each pixel's patch of a flat ground adds up to the ground in view: the trapezoid between the
+    # bottom row's ray and the 40 m cut, as wide as the view at each depth
+    depth = ground_depth()
+    area, up = splashes.surface_patches(depth, K, LEVEL)
+    rows = np.flatnonzero(area[:, 320] > 0)  # the row next to the sky has no patch (no neighbour above)
+    def ground_at(row: float) -> float:  # depth of the ground a pixel-edge row sees
+        return 1.5 / ((row - K[1, 2]) / K[1, 1])
+    lo, hi = ground_at(rows[-1] + 0.5), ground_at(rows[0] - 0.5)
+    half = 320 / K[0, 0]  # half the view's width per metre of depth
+    assert up[rows].mean() > 0.99 and not up[~np.isfinite(depth)].any() and len(rows) >= 215
+    assert area[rows].sum() == pytest.approx(half * (hi ** 2 - lo ** 2), rel=0.01)
+    # a wall is not the ground
+    wall = np.full((480, 640), 5.0)
+    assert not splashes.surface_patches(wall, K, LEVEL)[1].any()
+    # as many splashes as drops hit the ground in the exposure and a crown's life
+    expected = splashes.impacts_per_m2_s(10) * (1 / 60 + splashes.CROWN_S) * area[up].sum()
+    layer, count = splashes.splash_layer(depth, 10.0, 1 / 60, K, LEVEL, np.random.default_rng(1))
+    assert abs(count - expected) < 5 * math.sqrt(expected)
+    assert (layer[~np.isfinite(depth)] == 0).all() and layer[rows].sum() > 0
+    # time-averaged coverage does not depend on the exposure: short ones catch few crisp crowns, long ones many faint
+    short, few = splashes.splash_layer(depth, 10.0, 1 / 1000, K, LEVEL, np.random.default_rng(2))
+    long, many = splashes.splash_layer(depth, 10.0, 1 / 30, K, LEVEL, np.random.default_rng(3))
+    assert many > 2.5 * few
+    assert short.sum() == pytest.approx(long.sum(), rel=0.1)
+    assert short.max() > long.max()

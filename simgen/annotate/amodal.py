@@ -17,6 +17,8 @@ from simgen.sampling.geometry import euler_xyz_matrix
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in COCO pixel-edge coordinates
 NEAR_PLANE_M = 1e-3
 JITTER_MARGIN_PX = 2.0  # a pixel's label comes from one jittered sample inside the pixel filter
+SURFACE_TOLERANCE_M = 1e-6  # a point this close to a face plane is on it (placements are exact to float rounding)
+EYE_CLEARANCE_M = 1e-4  # the camera must be off a face plane by this much for the plane to separate
 
 
 def world_points(obj: ObjectSpec | PropParams, local_points: np.ndarray) -> np.ndarray:
@@ -55,18 +57,77 @@ def _overlap(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def box_corners_world(centre: np.ndarray, size: np.ndarray, yaw_deg: np.ndarray) -> np.ndarray:
+    """The eight corners of each box turned by yaw about z: (boxes, 8, 3)."""
+    yaw = np.radians(np.asarray(yaw_deg, float))
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) / 2
+    local = signs[None] * np.asarray(size, float)[:, None, :]  # (B, 8, 3)
+    turned = np.stack([cos[:, None] * local[..., 0] - sin[:, None] * local[..., 1],
+                       sin[:, None] * local[..., 0] + cos[:, None] * local[..., 1], local[..., 2]], axis=-1)
+    return turned + np.asarray(centre, float)[:, None, :]
+
+
+BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]  # corners one bit apart
+
+
+def hidden_by_boxes(points_world: np.ndarray, eye: np.ndarray, corners: np.ndarray) -> bool:
+    """Whether any box (corners as box_corners_world gives them) could stand between the eye and a convex
+    body holding ``points_world``.
+
+    A box can hide part of the body only if the body reaches into the box's shadow: the cone from the
+    eye through the box. Two kinds of plane each prove it does not, exactly: one of the box's faces
+    with the eye and the whole body outside it (every ray then meets the body before the box: a road
+    or floor under what stands on it, a wall beside what stands against it, a table under the cups),
+    or a plane through the eye and an edge of the box with the box on one side and the body on the
+    other (a post off to the side of the line of sight). Points on a face itself (a tyre on the road)
+    count as outside; the eye must be off it."""
+    if len(corners) == 0:
+        return False
+    centre = corners.mean(axis=1)  # (B, 3)
+    # faces: for each corner pair differing in one axis, the face normal is along that box axis
+    axes = np.stack([corners[:, 4] - corners[:, 0], corners[:, 2] - corners[:, 0], corners[:, 1] - corners[:, 0]], 1)
+    lengths = np.linalg.norm(axes, axis=2, keepdims=True)
+    unit = axes / np.maximum(lengths, 1e-12)  # (B, 3, 3)
+    normals = np.concatenate([unit, -unit], 1)  # (B, 6, 3)
+    offsets = np.einsum("bfk,bk->bf", normals, centre) + np.concatenate([lengths[..., 0], lengths[..., 0]], 1) / 2
+    body = np.einsum("bfk,pk->bfp", normals, points_world) - offsets[..., None]
+    eye_side = normals @ eye - offsets
+    by_face = (body.min(axis=2) >= -SURFACE_TOLERANCE_M) & (eye_side > EYE_CLEARANCE_M)
+    # silhouette planes through the eye and each edge
+    a, b = corners[:, [e[0] for e in BOX_EDGES]], corners[:, [e[1] for e in BOX_EDGES]]  # (B, 12, 3)
+    plane = np.cross(a - eye, b - eye)
+    plane /= np.maximum(np.linalg.norm(plane, axis=2, keepdims=True), 1e-12)
+    through_eye = np.einsum("bek,k->be", plane, eye)[..., None]
+    box_side = np.einsum("bek,bck->bec", plane, corners) - through_eye
+    body_side = np.einsum("bek,pk->bep", plane, points_world) - through_eye
+    apart = ((box_side.max(axis=2) <= SURFACE_TOLERANCE_M) & (body_side.min(axis=2) > SURFACE_TOLERANCE_M)) | \
+            ((box_side.min(axis=2) >= -SURFACE_TOLERANCE_M) & (body_side.max(axis=2) < -SURFACE_TOLERANCE_M))
+    safe = by_face.any(axis=1) | apart.any(axis=1)
+    return bool((~safe).any())
+
+
 def isolation_groups(extents: dict[int, Rect | None], width: int, height: int,
-                     occluders: list[Rect | None] = ()) -> list[list[int]]:
+                     occluders: list[Rect | None] = (), blocked: set[int] = frozenset(),
+                     depths: dict[int, tuple[float, float]] | None = None) -> list[list[int]]:
     """Instances that need an isolated render, packed into passes of mutually non-overlapping extents.
 
-    An instance whose (in-frame) extent overlaps no other instance's and no unlabeled occluder's
-    needs no pass at all.
+    An instance needs no pass at all when nothing may hide it: its (in-frame) extent overlaps no
+    unlabeled occluder's, it is not in ``blocked`` (instances the environment may hide), and every
+    other instance whose extent overlaps it lies wholly behind it (``depths``: nearest and farthest
+    camera z of each one's hull; a thing behind the plane z = z_far of another cannot hide it).
     """
     clipped = {i: _clip(r, width, height) for i, r in extents.items()}
     clipped = {i: r for i, r in clipped.items() if r is not None}
     blockers = [c for c in (_clip(r, width, height) for r in occluders) if c is not None]
+
+    def may_hide(j: int, i: int) -> bool:
+        return _overlap(clipped[i], clipped[j]) and (depths is None or i not in depths or j not in depths
+                                                      or depths[j][0] < depths[i][1])
+
     needy = sorted(i for i, r in clipped.items()
-                   if any(_overlap(r, s) for j, s in clipped.items() if j != i) or any(_overlap(r, b) for b in blockers))
+                   if i in blocked or any(may_hide(j, i) for j in clipped if j != i)
+                   or any(_overlap(r, b) for b in blockers))
     groups: list[list[int]] = []
     for instance_id in needy:
         for group in groups:
@@ -76,6 +137,21 @@ def isolation_groups(extents: dict[int, Rect | None], width: int, height: int,
         else:
             groups.append([instance_id])
     return groups
+
+
+def group_window(extents: dict[int, Rect | None], group: list[int], width: int,
+                 height: int) -> tuple[int, int, int, int]:
+    """The pixels (x0, y0, x1, y1, end-exclusive) an isolated pass of ``group`` must render: its members'
+    extents with the jitter margin and one pixel more. Nothing of theirs falls outside (that is what
+    lets them share a pass), so the pass renders only this window: most of its cost is per pixel."""
+    rects = [_clip(extents[i], width, height) for i in group]
+    rects = [r for r in rects if r is not None]
+    if not rects:
+        return (0, 0, width, height)
+    x0, y0 = min(r[0] for r in rects), min(r[1] for r in rects)
+    x1, y1 = max(r[2] for r in rects), max(r[3] for r in rects)
+    return (max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0),
+            min(int(np.ceil(x1)) + 1, width), min(int(np.ceil(y1)) + 1, height))
 
 
 def truncation(extent: Rect | None, width: int, height: int) -> float:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from simgen.annotate.amodal import (
-    Rect, box_corners_2d, camera_points, isolation_groups, projected_extent, truncation, world_points)
+    Rect, box_corners_2d, box_corners_world, camera_points, group_window, hidden_by_boxes, isolation_groups,
+    projected_extent, truncation, world_points)
 from simgen.annotate.coco import image_record, object_pose_in_camera, track_id
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
@@ -31,6 +32,7 @@ from simgen.sampling.geometry import box_corners
 class FramePlan:
     extents: dict[int, Rect | None]  # unclipped amodal box per instance (None: reaches behind the camera)
     isolation_groups: list[list[int]]  # instances to render alone, packed into passes
+    isolation_windows: list[tuple[int, int, int, int]]  # each pass's pixels (x0, y0, x1, y1), end-exclusive
 
 
 @dataclass
@@ -49,10 +51,21 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
         return projected_extent(camera_points(world_points(thing, vertices[thing.asset]), world_to_camera), K)
 
     extents = {obj.instance_id: extent(obj) for obj in frame.objects}
+    depths = {}
+    for obj in frame.objects:
+        z = camera_points(world_points(obj, vertices[obj.asset]), world_to_camera)[:, 2]
+        depths[obj.instance_id] = (float(z.min()), float(z.max()))
     occluders = [extent(p) for p in all_props(frame) if p.hides_labels]
-    if frame.environment is not None:  # walls, tables and posts may stand in front of any object
-        occluders.append((0.0, 0.0, float(width), float(height)))
-    return FramePlan(extents, isolation_groups(extents, width, height, occluders))
+    blocked: set[int] = set()
+    if frame.environment is not None and frame.environment.pieces:  # walls, tables, posts: only where they may hide
+        pieces = frame.environment.pieces
+        corners = box_corners_world(np.array([p.centre for p in pieces]), np.array([p.size for p in pieces]),
+                                    np.array([p.yaw_deg for p in pieces]))
+        eye = np.array(frame.camera.location, float)
+        blocked = {obj.instance_id for obj in frame.objects
+                   if hidden_by_boxes(world_points(obj, vertices[obj.asset]), eye, corners)}
+    groups = isolation_groups(extents, width, height, occluders, blocked, depths)
+    return FramePlan(extents, groups, [group_window(extents, g, width, height) for g in groups])
 
 
 def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[str, Any]:

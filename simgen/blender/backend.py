@@ -41,6 +41,7 @@ from simgen.sampling.frame_spec import (
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
+BLENDER_BOUNCES = {"diffuse": 4, "glossy": 4, "transmission": 12, "volume": 0, "transparent": 8}  # Cycles' defaults
 Pose = tuple[tuple[float, float, float], tuple[float, float, float]]
 
 
@@ -317,22 +318,47 @@ class BlenderBackend:
         if p.threads:
             scene.render.threads_mode = "FIXED"
             scene.render.threads = p.threads
-        cycles = scene.cycles
-        cycles.samples = p.samples
-        cycles.use_adaptive_sampling = p.adaptive_threshold > 0
-        if p.adaptive_threshold > 0:
-            cycles.adaptive_threshold = p.adaptive_threshold
-        cycles.use_denoising = p.denoise
-        cycles.max_bounces = p.max_bounces
-        cycles.diffuse_bounces = min(p.max_bounces, cycles.diffuse_bounces)
-        cycles.glossy_bounces = min(p.max_bounces, cycles.glossy_bounces)
-        cycles.transmission_bounces = min(p.max_bounces, cycles.transmission_bounces)
-        cycles.tile_size = p.tile_size
+        scene.cycles.tile_size = p.tile_size
         scene.view_settings.view_transform = p.view_transform
         scene.view_settings.look = "None"
         layer = scene.view_layers[0]
         layer.use_pass_z = True
         layer.use_pass_object_index = True
+        self.configure_sampling(p)
+
+    def configure_sampling(self, p: RenderPreset, scale: float = 1.0,
+                           crop: tuple[float, float, float, float] | None = None) -> None:
+        """How Cycles samples and denoises, from a preset (the sampling half of it; resolution stays). The
+        quality benchmark calls it between renders of one scene; ``scale`` renders at that fraction of the
+        resolution (same field of view) and ``crop`` (x0, y0, x1, y1 in 0..1, y up) only that window."""
+        scene, cycles = self.scene, self.scene.cycles
+        scene.render.resolution_percentage = max(1, round(100 * scale))
+        scene.render.use_border = scene.render.use_crop_to_border = crop is not None
+        if crop is not None:
+            (scene.render.border_min_x, scene.render.border_min_y,
+             scene.render.border_max_x, scene.render.border_max_y) = crop
+        cycles.samples = p.samples
+        cycles.use_adaptive_sampling = p.adaptive_threshold > 0
+        if p.adaptive_threshold > 0:
+            cycles.adaptive_threshold = p.adaptive_threshold
+        cycles.adaptive_min_samples = p.adaptive_min_samples
+        cycles.use_denoising = p.denoise
+        cycles.denoising_prefilter = p.denoise_prefilter.upper()
+        cycles.denoising_input_passes = {"rgb": "RGB", "albedo": "RGB_ALBEDO",
+                                         "albedo_normal": "RGB_ALBEDO_NORMAL"}[p.denoise_passes]
+        cycles.denoising_quality = p.denoise_quality.upper()
+        cycles.max_bounces = p.max_bounces
+        for kind, default in BLENDER_BOUNCES.items():
+            wanted = getattr(p.bounces, kind)
+            value = default if wanted is None else wanted
+            setattr(cycles, f"{kind}_bounces" if kind != "transparent" else "transparent_max_bounces",
+                    value if kind == "transparent" else min(p.max_bounces, value))
+        cycles.use_light_tree = p.light_tree
+        cycles.use_guiding = p.guiding
+        cycles.sample_clamp_direct, cycles.sample_clamp_indirect = p.clamp_direct, p.clamp_indirect
+        cycles.caustics_reflective = cycles.caustics_refractive = p.caustics
+        cycles.blur_glossy = p.filter_glossy
+        cycles.texture_limit_render = str(p.texture_limit) if p.texture_limit else "OFF"
 
     def _build_camera(self) -> None:
         data = bpy.data.cameras.new("simgen_camera")
@@ -826,14 +852,20 @@ class BlenderBackend:
             self.scene.frame_set(1)
         return passes[0], passes[1]
 
-    def render_isolated(self, groups: list[list[int]]) -> dict[int, np.ndarray]:
-        """Unoccluded masks: each group of instances rendered without the rest of the scene.
+    def render_isolated(self, groups: list[list[int]],
+                        windows: list[tuple[int, int, int, int]] | None = None) -> dict[int, np.ndarray]:
+        """Unoccluded masks: each group of instances rendered without the rest of the scene, only inside its
+        window of pixels (x0, y0, x1, y1) when given (a render border: the same pixels, the same samples).
 
         An instance seen alone covers exactly its visible pixels plus the ones others hid, so
         visibility is exact (see _label_settings for why the pixels line up).
         """
         if not groups:
             return {}
+        render = self.scene.render
+        width, height = render.resolution_x, render.resolution_y
+        border = (render.use_border, render.use_crop_to_border, render.border_min_x, render.border_min_y,
+                  render.border_max_x, render.border_max_y)
         pools = (*self._pools.values(), *self._distractor_pools.values(), *self._weather_pools.values())
         shown = [obj for pool in pools for obj in pool if not obj.hide_render] + self.environment.shown
         ground_hidden = self.ground.hide_render
@@ -841,10 +873,17 @@ class BlenderBackend:
         masks = {}
         try:
             with self._label_settings():
-                for group in groups:
+                for index, group in enumerate(groups):
                     members = set(group)
-                    for obj in shown:
-                        obj.hide_render = obj.pass_index not in members
+                    for obj in shown:  # only what changes: setting a value, even the same one, makes Cycles
+                        hide = obj.pass_index not in members  # sync the object again
+                        if obj.hide_render != hide:
+                            obj.hide_render = hide
+                    render.use_border, render.use_crop_to_border = windows is not None, False
+                    if windows is not None:  # Blender's border: shares of the frame, y up
+                        x0, y0, x1, y1 = windows[index]
+                        render.border_min_x, render.border_max_x = x0 / width, x1 / width
+                        render.border_min_y, render.border_max_y = 1 - y1 / height, 1 - y0 / height
                     bpy.ops.render.render()
                     self._save_exr()
                     instance = self._read_passes().instance
@@ -853,6 +892,8 @@ class BlenderBackend:
             for obj in shown:
                 obj.hide_render = False
             self.ground.hide_render = ground_hidden
+            (render.use_border, render.use_crop_to_border, render.border_min_x, render.border_min_y,
+             render.border_max_x, render.border_max_y) = border
         return masks
 
     def _save_exr(self) -> None:

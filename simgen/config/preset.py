@@ -13,6 +13,20 @@ from simgen.config.strict import StrictModel
 
 
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE_PX)]
+Bounce = Annotated[int, Field(ge=0, le=1024)]
+
+
+class Bounces(StrictModel):
+    """Bounces per kind of scattering; each left out is Blender's default, capped by ``max_bounces``.
+    Why per kind: a diffuse bounce or two carries most of a scene's indirect light, while glass and
+    water need many transmission bounces to look like glass and not like black."""
+
+    diffuse: Bounce | None = None
+    glossy: Bounce | None = None
+    transmission: Bounce | None = None
+    volume: Bounce | None = Field(None, description="bounces inside fog and other volumes (Blender's default: 0)")
+    transparent: Bounce | None = Field(None, description="alpha-transparent surfaces passed through (not capped by "
+                                                         "max_bounces: rain streaks and leaves need them)")
 
 
 class RenderPreset(StrictModel):
@@ -25,6 +39,26 @@ class RenderPreset(StrictModel):
                                       description="noise threshold for adaptive sampling; 0 disables it")
     denoise: bool = Field(False, description="OpenImageDenoise on the RGB (labels are never denoised)")
     max_bounces: int = Field(4, ge=0, le=1024)
+    bounces: Bounces = Field(default_factory=Bounces)
+    adaptive_min_samples: int = Field(0, ge=0, le=MAX_SAMPLES,
+                                      description="samples every pixel gets before adaptive sampling may stop it; "
+                                                  "0 = Cycles' choice")
+    denoise_prefilter: Literal["none", "fast", "accurate"] = Field(
+        "accurate", description="how the denoiser cleans its albedo and normal guides first")
+    denoise_passes: Literal["rgb", "albedo", "albedo_normal"] = Field(
+        "albedo_normal", description="guides the denoiser reads beside the noisy image (edges and textures kept)")
+    denoise_quality: Literal["high", "balanced", "fast"] = "high"
+    light_tree: bool = Field(True, description="sample lamps by their estimated contribution (many lamps: streets, "
+                                               "rooms at night)")
+    guiding: bool = Field(False, description="path guiding (CPU only): learns where light comes from while rendering")
+    clamp_direct: float = Field(0.0, ge=0, le=1e6, description="clamp of direct light samples; 0 = none")
+    clamp_indirect: float = Field(10.0, ge=0, le=1e6, description="clamp of indirect light samples (fireflies); "
+                                                                  "0 = none")
+    caustics: bool = Field(True, description="reflective and refractive caustics")
+    filter_glossy: float = Field(1.0, ge=0, le=10, description="blur of glossy paths after a diffuse bounce "
+                                                               "(fewer fireflies)")
+    texture_limit: Literal[0, 128, 256, 512, 1024, 2048, 4096, 8192] = Field(
+        0, description="largest texture side at render time; 0 = full size")
     device: Literal["auto", "cpu", "gpu"] = "auto"
     threads: int = Field(0, ge=0, le=1024, description="CPU render threads; 0 = all cores")
     view_transform: Literal["Standard", "AgX", "Filmic", "Khronos PBR Neutral"] = "AgX"

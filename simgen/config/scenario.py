@@ -704,6 +704,8 @@ class RainSpec(StrictModel):
     length_m: Positive = Field(default_factory=lambda: uniform(0.03, 0.12), description="streaks mode: rod length")
     wetness: FloatDist = Field(default_factory=lambda: uniform(0.5, 1.0),
                                description="0..1: darker, glossier surfaces")
+    splashes: bool = Field(True, description="analytic: crowns thrown up where drops hit up-facing surfaces, as many "
+                                             "as the rain rate brings (simgen/postprocess/splashes.py)")
     lens_drops: Count = Field(default_factory=lambda: Distribution("constant", (0,), integer=True),
                               description="water drops on the lens, out of focus, each showing a small upside-down "
                                           "picture of the scene around it (the rain condition: 0-6)")

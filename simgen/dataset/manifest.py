@@ -19,13 +19,20 @@ from simgen.config.scenario import Scenario
 from simgen.dataset.writer import atomic_write_json
 
 MANIFEST = "manifest.json"
+LATER_PRESET_FIELDS = ("bounces", "adaptive_min_samples", "denoise_prefilter", "denoise_passes", "denoise_quality",
+                             "light_tree", "guiding", "clamp_direct", "clamp_indirect", "caustics", "filter_glossy",
+                             "texture_limit")
 
 
 def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:
     """Hash of everything that changes what a given frame looks like (the frame count does not)."""
     resolved = scenario.model_dump(mode="json", exclude={"frames", "render"})
-    payload = json.dumps({"scenario": resolved, "preset": preset.model_dump(mode="json", exclude={"device", "threads"})},
-                         sort_keys=True)
+    rendered = preset.model_dump(mode="json", exclude={"device", "threads"})
+    defaults = RenderPreset().model_dump(mode="json")
+    for key in LATER_PRESET_FIELDS:  # left out at their defaults: datasets from before them keep their identity
+        if rendered.get(key) == defaults[key]:
+            rendered.pop(key)
+    payload = json.dumps({"scenario": resolved, "preset": rendered}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -155,11 +155,16 @@ def apply_rain(linear: np.ndarray, coverage: np.ndarray) -> np.ndarray:
 
 def add_rain(bgr: np.ndarray, surface_depth: np.ndarray, rate_mm_h: float, exposure_s: float,
              wind: tuple[float, float, float], K: np.ndarray, world_to_camera: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The 8-bit image with the frame's rain in it, and the per-pixel drop coverage (for severity labels)."""
+             rng: np.random.Generator, splash_rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-bit image with the frame's rain in it, and the per-pixel drop coverage (for severity labels);
+    with ``splash_rng``, also the splashes on up-facing surfaces (drawn from it, so the streaks stay the same)."""
     from simgen.postprocess.sensor import _to_linear, _to_srgb
+    from simgen.postprocess.splashes import splash_layer
 
     height, width = surface_depth.shape
     streaks = sample_streaks(rate_mm_h, exposure_s, wind, K, world_to_camera, (width, height), rng)
     coverage = rain_layer(streaks, (width, height), surface_depth)
+    if splash_rng is not None:
+        crowns, _ = splash_layer(surface_depth, rate_mm_h, exposure_s, K, world_to_camera, splash_rng)
+        coverage = np.minimum(coverage + crowns, 0.9)
     return _to_srgb(apply_rain(_to_linear(bgr), coverage)), coverage

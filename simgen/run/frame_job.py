@@ -254,7 +254,7 @@ class FrameRenderer:
             with stage("annotate"):
                 plan = plan_frame(frame, self.geometry.hulls)
             with stage("label_passes"):
-                isolated = backend.render_isolated(plan.isolation_groups)
+                isolated = backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
         rain = None
         if frame.sensor or frame.rainfall or frame.lens_drops or frame.snowfall_mm_h or radiance is not None or \
                 (frame.fog and frame.fog.mode == "analytic"):
@@ -269,7 +269,8 @@ class FrameRenderer:
                 if frame.rainfall:  # the drops are nearer than the fogged scene behind them
                     fall = frame.rainfall
                     image, rain = add_rain(image, passes.depth, fall.rate_mm_h, fall.exposure_s, fall.wind, K, w2c,
-                                           stage_rng(frame.seed, index, "rain" + tag))
+                                           stage_rng(frame.seed, index, "rain" + tag),
+                                           stage_rng(frame.seed, index, "splashes" + tag) if fall.splashes else None)
                 if frame.lens_drops:  # on the glass: after the air and the falling rain, before the lens's glow
                     image, on_lens = add_lens_drops(image, frame.lens_drops)
                     rain = on_lens if rain is None else np.maximum(rain, on_lens)

@@ -207,6 +207,7 @@ class RainfallParams:
     rate_mm_h: float
     exposure_s: float
     wind: Vec3  # m/s, horizontal
+    splashes: bool = True  # crowns on up-facing surfaces (simgen/postprocess/splashes.py)
 
 
 @dataclass

@@ -891,7 +891,8 @@ class FrameSampler:
             rate, exposure, wind = (float(spec.rain.rate_mm_h.sample(rng)), float(spec.rain.exposure_s.sample(rng)),
                                     float(spec.rain.wind_mps.sample(rng)))
             heading = float(rng.uniform(0, 2 * math.pi))
-            frame.rainfall = RainfallParams(rate, exposure, (wind * math.cos(heading), wind * math.sin(heading), 0.0))
+            frame.rainfall = RainfallParams(rate, exposure, (wind * math.cos(heading), wind * math.sin(heading), 0.0),
+                                            spec.rain.splashes)
         elif spec.rain is not None:
             for _ in range(int(spec.rain.streaks.sample(rng))):
                 length = float(spec.rain.length_m.sample(rng))
