@@ -114,7 +114,7 @@ def test_isolated_passes_left_out_or_windowed_change_no_mask(spec: dict, tmp_pat
                 backend.apply(frame)
                 backend.render()
                 visible = backend.save_outputs(tmp_path / "rgb.png").instance
-                plan = plan_frame(frame, backend.asset_vertices)
+                plan = plan_frame(frame, backend.asset_vertices, bounds)
                 grouped = {i for group in plan.isolation_groups for i in group}
                 free = [o.instance_id for o in frame.objects
                         if o.instance_id not in grouped and plan.extents[o.instance_id] is not None]

@@ -71,7 +71,8 @@ def box_corners_world(centre: np.ndarray, size: np.ndarray, yaw_deg: np.ndarray)
 BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]  # corners one bit apart
 
 
-def hidden_by_boxes(points_world: np.ndarray, eye: np.ndarray, corners: np.ndarray) -> bool:
+def hidden_by_boxes(points_world: np.ndarray, eye: np.ndarray, corners: np.ndarray,
+                    coarse: np.ndarray | None = None) -> bool:
     """Whether any box (corners as box_corners_world gives them) could stand between the eye and a convex
     body holding ``points_world``.
 
@@ -81,30 +82,42 @@ def hidden_by_boxes(points_world: np.ndarray, eye: np.ndarray, corners: np.ndarr
     or floor under what stands on it, a wall beside what stands against it, a table under the cups),
     or a plane through the eye and an edge of the box with the box on one side and the body on the
     other (a post off to the side of the line of sight). Points on a face itself (a tyre on the road)
-    count as outside; the eye must be off it."""
+    count as outside; the eye must be off it. ``coarse``, points of a body holding this one (its box),
+    settles most boxes cheaply first; the rest are tried with the body's own points."""
     if len(corners) == 0:
         return False
+    if coarse is not None:
+        corners = corners[~_separated(coarse, eye, corners)]
+        if len(corners) == 0:
+            return False
+    return bool((~_separated(points_world, eye, corners)).any())
+
+
+def _separated(points: np.ndarray, eye: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Per box: whether a face plane or an eye-edge plane proves it cannot hide the points (see hidden_by_boxes)."""
     centre = corners.mean(axis=1)  # (B, 3)
-    # faces: for each corner pair differing in one axis, the face normal is along that box axis
     axes = np.stack([corners[:, 4] - corners[:, 0], corners[:, 2] - corners[:, 0], corners[:, 1] - corners[:, 0]], 1)
     lengths = np.linalg.norm(axes, axis=2, keepdims=True)
-    unit = axes / np.maximum(lengths, 1e-12)  # (B, 3, 3)
+    unit = axes / np.maximum(lengths, 1e-12)  # (B, 3, 3): the box's axes
     normals = np.concatenate([unit, -unit], 1)  # (B, 6, 3)
     offsets = np.einsum("bfk,bk->bf", normals, centre) + np.concatenate([lengths[..., 0], lengths[..., 0]], 1) / 2
-    body = np.einsum("bfk,pk->bfp", normals, points_world) - offsets[..., None]
+    body = np.einsum("bfk,pk->bfp", normals, points) - offsets[..., None]
     eye_side = normals @ eye - offsets
-    by_face = (body.min(axis=2) >= -SURFACE_TOLERANCE_M) & (eye_side > EYE_CLEARANCE_M)
-    # silhouette planes through the eye and each edge
-    a, b = corners[:, [e[0] for e in BOX_EDGES]], corners[:, [e[1] for e in BOX_EDGES]]  # (B, 12, 3)
+    done = ((body.min(axis=2) >= -SURFACE_TOLERANCE_M) & (eye_side > EYE_CLEARANCE_M)).any(axis=1)
+    if done.all():
+        return done
+    rest = np.flatnonzero(~done)
+    box = corners[rest]
+    a, b = box[:, [e[0] for e in BOX_EDGES]], box[:, [e[1] for e in BOX_EDGES]]  # (R, 12, 3)
     plane = np.cross(a - eye, b - eye)
     plane /= np.maximum(np.linalg.norm(plane, axis=2, keepdims=True), 1e-12)
     through_eye = np.einsum("bek,k->be", plane, eye)[..., None]
-    box_side = np.einsum("bek,bck->bec", plane, corners) - through_eye
-    body_side = np.einsum("bek,pk->bep", plane, points_world) - through_eye
+    box_side = np.einsum("bek,bck->bec", plane, box) - through_eye
+    body_side = np.einsum("bek,pk->bep", plane, points) - through_eye
     apart = ((box_side.max(axis=2) <= SURFACE_TOLERANCE_M) & (body_side.min(axis=2) > SURFACE_TOLERANCE_M)) | \
             ((box_side.min(axis=2) >= -SURFACE_TOLERANCE_M) & (body_side.max(axis=2) < -SURFACE_TOLERANCE_M))
-    safe = by_face.any(axis=1) | apart.any(axis=1)
-    return bool((~safe).any())
+    done[rest] = apart.any(axis=1)
+    return done
 
 
 def isolation_groups(extents: dict[int, Rect | None], width: int, height: int,

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from simgen.annotate.amodal import (
-    Rect, box_corners_2d, box_corners_world, camera_points, group_window, hidden_by_boxes, isolation_groups,
-    projected_extent, truncation, world_points)
+    JITTER_MARGIN_PX, NEAR_PLANE_M, Rect, box_corners_2d, box_corners_world, camera_points, group_window,
+    hidden_by_boxes, isolation_groups, pixel_coordinates, projected_extent, truncation, world_points)
 from simgen.annotate.coco import image_record, object_pose_in_camera, track_id
 from simgen.annotate.instances import depth_to_mm, encode_rle, label_instances, semantic_map
 from simgen.annotate.keypoints import keypoint_triplets
@@ -44,7 +44,8 @@ class FrameLabels:
     panoptic: np.ndarray | None = None  # RGB segment ids (COCO panoptic), when labels.panoptic is on
 
 
-def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
+def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray],
+               bounds: dict[str, AssetBounds] | None = None) -> FramePlan:
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
     width, height = frame.camera.resolution
     def extent(thing) -> Rect | None:
@@ -62,8 +63,19 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray]) -> FramePlan:
         corners = box_corners_world(np.array([p.centre for p in pieces]), np.array([p.size for p in pieces]),
                                     np.array([p.yaw_deg for p in pieces]))
         eye = np.array(frame.camera.location, float)
-        blocked = {obj.instance_id for obj in frame.objects
-                   if hidden_by_boxes(world_points(obj, vertices[obj.asset]), eye, corners)}
+        # only a box whose picture overlaps the object's can hide it (one reaching behind the camera may)
+        in_camera = camera_points(corners.reshape(-1, 3), world_to_camera).reshape(-1, 8, 3)
+        behind = (in_camera[..., 2] <= NEAR_PLANE_M).any(axis=1)
+        uv = pixel_coordinates(in_camera.reshape(-1, 3), K).reshape(-1, 8, 2)
+        lo, hi = uv.min(axis=1) - JITTER_MARGIN_PX, uv.max(axis=1) + JITTER_MARGIN_PX
+        for obj in frame.objects:
+            rect = extents[obj.instance_id]
+            near = behind if rect is None else behind | (
+                (lo[:, 0] < rect[2]) & (rect[0] < hi[:, 0]) & (lo[:, 1] < rect[3]) & (rect[1] < hi[:, 1]))
+            b = bounds[obj.asset] if bounds is not None else None
+            box = None if b is None else world_points(obj, box_corners(b.minimum, b.maximum))
+            if near.any() and hidden_by_boxes(world_points(obj, vertices[obj.asset]), eye, corners[near], box):
+                blocked.add(obj.instance_id)
     groups = isolation_groups(extents, width, height, occluders, blocked, depths)
     return FramePlan(extents, groups, [group_window(extents, g, width, height) for g in groups])
 

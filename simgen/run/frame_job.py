@@ -252,7 +252,7 @@ class FrameRenderer:
                 with stage("label_passes"):
                     flow = (passes.extra[VECTOR.name], *backend.render_neighbours())
             with stage("annotate"):
-                plan = plan_frame(frame, self.geometry.hulls)
+                plan = plan_frame(frame, self.geometry.hulls, self.bounds)
             with stage("label_passes"):
                 isolated = backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
         rain = None
