@@ -107,7 +107,7 @@ def grid(base: RenderPreset) -> dict[str, tuple[dict[str, Any], float]]:
     return settings
 
 
-def candidates(base: RenderPreset, spec: str) -> dict[str, tuple[dict[str, Any], float]]:
+def candidates(spec: str) -> dict[str, tuple[dict[str, Any], float]]:
     """Settings given on the command line as JSON: {"name": {"field": value, ...}, ...}."""
     return {name: (changes, float(changes.pop("_scale", 1.0))) for name, changes in json.loads(spec).items()}
 
@@ -353,7 +353,7 @@ def main() -> None:
     base = load_preset(args.base)
     fraction = args.crop if args.crop is not None else (0.5 if base.resolution[0] >= 640 else 1.0)
     crop = None if fraction >= 1 else ((1 - fraction) / 2, (1 - fraction) / 2, (1 + fraction) / 2, (1 + fraction) / 2)
-    settings = candidates(base, args.settings) if args.settings else grid(base)
+    settings = candidates(args.settings) if args.settings else grid(base)
     if args.settings:
         settings = {"base": ({}, 1.0), **settings}
     if args.only:

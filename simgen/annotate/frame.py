@@ -48,15 +48,12 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray],
                bounds: dict[str, AssetBounds] | None = None) -> FramePlan:
     K, world_to_camera = np.array(frame.camera.K), np.array(frame.camera.world_to_camera)
     width, height = frame.camera.resolution
-    def extent(thing) -> Rect | None:
-        return projected_extent(camera_points(world_points(thing, vertices[thing.asset]), world_to_camera), K)
-
-    extents = {obj.instance_id: extent(obj) for obj in frame.objects}
-    depths = {}
-    for obj in frame.objects:
-        z = camera_points(world_points(obj, vertices[obj.asset]), world_to_camera)[:, 2]
-        depths[obj.instance_id] = (float(z.min()), float(z.max()))
-    occluders = [extent(p) for p in all_props(frame) if p.hides_labels]
+    hulls = {obj.instance_id: world_points(obj, vertices[obj.asset]) for obj in frame.objects}
+    seen = {i: camera_points(points, world_to_camera) for i, points in hulls.items()}
+    extents = {i: projected_extent(points, K) for i, points in seen.items()}
+    depths = {i: (float(points[:, 2].min()), float(points[:, 2].max())) for i, points in seen.items()}
+    occluders = [projected_extent(camera_points(world_points(p, vertices[p.asset]), world_to_camera), K)
+                 for p in all_props(frame) if p.hides_labels]
     blocked: set[int] = set()
     if frame.environment is not None and frame.environment.pieces:  # walls, tables, posts: only where they may hide
         pieces = frame.environment.pieces
@@ -74,7 +71,7 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray],
                 (lo[:, 0] < rect[2]) & (rect[0] < hi[:, 0]) & (lo[:, 1] < rect[3]) & (rect[1] < hi[:, 1]))
             b = bounds[obj.asset] if bounds is not None else None
             box = None if b is None else world_points(obj, box_corners(b.minimum, b.maximum))
-            if near.any() and hidden_by_boxes(world_points(obj, vertices[obj.asset]), eye, corners[near], box):
+            if near.any() and hidden_by_boxes(hulls[obj.instance_id], eye, corners[near], box):
                 blocked.add(obj.instance_id)
     groups = isolation_groups(extents, width, height, occluders, blocked, depths)
     return FramePlan(extents, groups, [group_window(extents, g, width, height) for g in groups])

@@ -41,7 +41,7 @@ from simgen.sampling.frame_spec import (
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
-BLENDER_BOUNCES = {"diffuse": 4, "glossy": 4, "transmission": 12, "volume": 0, "transparent": 8}  # Cycles' defaults
+BLENDER_BOUNCES = {"diffuse": 4, "glossy": 4, "transmission": 12, "volume": 0}  # Cycles' defaults, per kind
 Pose = tuple[tuple[float, float, float], tuple[float, float, float]]
 
 
@@ -350,9 +350,9 @@ class BlenderBackend:
         cycles.max_bounces = p.max_bounces
         for kind, default in BLENDER_BOUNCES.items():
             wanted = getattr(p.bounces, kind)
-            value = default if wanted is None else wanted
-            setattr(cycles, f"{kind}_bounces" if kind != "transparent" else "transparent_max_bounces",
-                    value if kind == "transparent" else min(p.max_bounces, value))
+            setattr(cycles, f"{kind}_bounces", min(p.max_bounces, default if wanted is None else wanted))
+        # transparent surfaces are passed through, not bounced off: max_bounces does not cap them
+        cycles.transparent_max_bounces = 8 if p.bounces.transparent is None else p.bounces.transparent
         cycles.use_light_tree = p.light_tree
         cycles.use_guiding = p.guiding
         cycles.sample_clamp_direct, cycles.sample_clamp_indirect = p.clamp_direct, p.clamp_indirect

@@ -17,7 +17,8 @@ Bounce = Annotated[int, Field(ge=0, le=1024)]
 
 
 class Bounces(StrictModel):
-    """Bounces per kind of scattering; each left out is Blender's default, capped by ``max_bounces``.
+    """Bounces per kind of scattering; each left out is Blender's default. All but ``transparent`` are
+    capped by ``max_bounces``.
     Why per kind: a diffuse bounce or two carries most of a scene's indirect light, while glass and
     water need many transmission bounces to look like glass and not like black."""
 

@@ -20,8 +20,8 @@ from simgen.dataset.writer import atomic_write_json
 
 MANIFEST = "manifest.json"
 LATER_PRESET_FIELDS = ("bounces", "adaptive_min_samples", "denoise_prefilter", "denoise_passes", "denoise_quality",
-                             "light_tree", "guiding", "clamp_direct", "clamp_indirect", "caustics", "filter_glossy",
-                             "texture_limit")
+                       "light_tree", "guiding", "clamp_direct", "clamp_indirect", "caustics", "filter_glossy",
+                       "texture_limit")
 
 
 def identity_hash(scenario: Scenario, preset: RenderPreset) -> str:

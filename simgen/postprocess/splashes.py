@@ -1,7 +1,7 @@
 """Rain bursting on the ground: the crowns drops throw up where they hit up-facing surfaces.
 
 How many: drops of the Marshall-Palmer sizes fall at their terminal velocities, so a horizontal
-square metre takes F = integral of N(D) v(D) dD impacts a second (about 4,000 at 10 mm/h; the
+square metre takes F = integral of N(D) v(D) dD impacts a second (about 3,100 at 10 mm/h; the
 water they carry is the rain rate, which tests check). How long and how big: a drop hitting a wet
 surface throws a crown, a thin sheet of water about ``CROWN_WIDTH`` drop diameters wide and
 ``CROWN_HEIGHT`` high that rises and falls back in ``CROWN_S`` seconds. During an exposure T the
@@ -36,19 +36,23 @@ EDGE_BEND = 0.03  # second difference of 1/z, as a share of 1/z, above which a p
 DRAWN_PX = 1.5  # crowns wider than this are drawn as ellipses, smaller ones add to their pixel
 
 
-def impacts_per_m2_s(rate_mm_h: float, steps: int = 400) -> float:
+def _drop_flux(rate_mm_h: float, steps: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Diameters (mm) and the drops of each size that cross a horizontal square metre a second, per mm."""
+    diameter = np.linspace(MIN_DROP_MM, MAX_DROP_MM, steps)
+    return diameter, N0 * np.exp(-slope(rate_mm_h) * diameter) * terminal_velocity(diameter)
+
+
+def impacts_per_m2_s(rate_mm_h: float) -> float:
     """Drops (MIN_DROP_MM..MAX_DROP_MM) hitting a horizontal square metre per second at this rain rate."""
-    diameter = np.linspace(MIN_DROP_MM, MAX_DROP_MM, steps)
-    density = N0 * np.exp(-slope(rate_mm_h) * diameter)  # per m^3 per mm
-    return float(np.trapz(density * terminal_velocity(diameter), diameter))
+    diameter, flux = _drop_flux(rate_mm_h)
+    return float(np.trapz(flux, diameter))
 
 
-def water_flux_mm_h(rate_mm_h: float, steps: int = 400) -> float:
+def water_flux_mm_h(rate_mm_h: float) -> float:
     """The rain rate those impacts carry (mm/h): a check that the drop model is the rain asked for."""
-    diameter = np.linspace(MIN_DROP_MM, MAX_DROP_MM, steps)
-    density = N0 * np.exp(-slope(rate_mm_h) * diameter)
+    diameter, flux = _drop_flux(rate_mm_h)
     volume_m3 = math.pi / 6 * (diameter / 1000.0) ** 3
-    return float(np.trapz(density * terminal_velocity(diameter) * volume_m3, diameter)) * 3.6e6
+    return float(np.trapz(flux * volume_m3, diameter)) * 3.6e6
 
 
 def surface_patches(depth: np.ndarray, K: np.ndarray, world_to_camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
