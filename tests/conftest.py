@@ -48,6 +48,21 @@ def assert_same_rgb(a: Path, b: Path) -> None:
         assert diff.max() <= 1 and (diff > 0).mean() < 0.001, name
 
 
+def tiny_backend(path: Path, log: Path):
+    """A CPU backend holding the scenario's assets at the tiny preset, its asset bounds, a sampler of its
+    frames and the preset (Blender's output goes to ``log``)."""
+    from simgen.blender.backend import BlenderBackend
+    from simgen.run.batch import RenderOptions, prepare
+    from simgen.run.redirect import redirect_output
+    from simgen.sampling.sampler import FrameSampler
+
+    scenario, preset, assets = prepare(path, RenderOptions(render_config=TINY))
+    with redirect_output(log):
+        backend = BlenderBackend(preset, "cpu")
+        bounds = backend.load_assets(assets.all())
+    return backend, bounds, FrameSampler(scenario, assets, bounds, preset.resolution, backend.asset_vertices), preset
+
+
 def render(scenario: Path | str, out: Path, *extra: str) -> int:
     return main(["render", str(scenario), "-o", str(out), "--render-config", TINY, "--no-progress", *extra])
 

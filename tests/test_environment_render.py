@@ -92,20 +92,13 @@ def test_isolated_passes_left_out_or_windowed_change_no_mask(spec: dict, tmp_pat
     alone, it covers exactly its visible pixels. A pass rendered only in its window gives the masks the
     whole frame gives."""
     from simgen.annotate.frame import plan_frame
-    from simgen.blender.backend import BlenderBackend
-    from simgen.run.batch import RenderOptions, prepare
     from simgen.run.redirect import redirect_output
-    from simgen.sampling.sampler import FrameSampler
-    from tests.conftest import TINY
+    from tests.conftest import tiny_backend
 
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump({**spec, "frames": 4}))
-    scenario, preset, assets = prepare(path, RenderOptions(render_config=TINY))
     log = tmp_path / "blender.log"
-    with redirect_output(log):
-        backend = BlenderBackend(preset, "cpu")
-        bounds = backend.load_assets(assets.all())
-    sampler = FrameSampler(scenario, assets, bounds, preset.resolution, backend.asset_vertices)
+    backend, bounds, sampler, _ = tiny_backend(path, log)
     left_out = windowed = 0
     try:
         for index in range(4):

@@ -1,10 +1,11 @@
 """Unoccluded (amodal) extents, which objects may occlude each other, visibility and truncation.
 
-The amodal *mask* of an object is what the renderer shows when the object is alone. Rendering
-every object alone would cost a pass per object, but an object can only be hidden by another
-whose screen extent overlaps its own. So only overlapping objects need isolated passes, and
-objects whose extents do not overlap share a pass. For every other object the visible mask
-already *is* the amodal mask, exactly.
+The amodal *mask* of an object is what the renderer shows when the object is alone. An object can
+only be hidden by something whose screen extent overlaps its own (or an environment box no plane
+separates from it), so only those objects need more than their visible pixels; for every other
+object the visible mask already *is* the amodal mask, exactly. The ones that may be hidden get
+their label rays cast at their mesh (simgen/blender/rays.py), or, where that cannot decide, an
+isolated pass, shared by objects whose extents do not overlap.
 """
 
 from __future__ import annotations
@@ -165,6 +166,20 @@ def group_window(extents: dict[int, Rect | None], group: list[int], width: int,
     x1, y1 = max(r[2] for r in rects), max(r[3] for r in rects)
     return (max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0),
             min(int(np.ceil(x1)) + 1, width), min(int(np.ceil(y1)) + 1, height))
+
+
+def hidden_candidates(instance: np.ndarray, points: np.ndarray, eye: np.ndarray, forward: np.ndarray,
+                      instance_id: int, window: tuple[int, int, int, int], far: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (rows, columns) where object ``instance_id`` may be hidden: in its window, showing
+    something else whose first hit (``points``, world, NaN where nothing) lies nearer than the
+    object's farthest point (camera z ``far``). Anywhere else the object shows if its ray meets it:
+    a surface behind all of it cannot be a pixel's first hit where the object is on the ray."""
+    x0, y0, x1, y1 = window
+    first = points[y0:y1, x0:x1]
+    z = (first - eye) @ forward
+    with np.errstate(invalid="ignore"):
+        rows, cols = np.nonzero((instance[y0:y1, x0:x1] != instance_id) & (z < far))
+    return rows + y0, cols + x0
 
 
 def truncation(extent: Rect | None, width: int, height: int) -> float:

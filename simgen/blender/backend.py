@@ -31,6 +31,7 @@ from simgen.blender.device import configure_device
 from simgen.blender.environment import EnvironmentBuilder
 from simgen.blender.materials import JitteredMaterials, SurfaceMaterial
 from simgen.blender.physics import RigidBodies
+from simgen.blender.rays import RayCaster
 from simgen.blender.world import World
 from simgen.config.preset import RenderPreset
 from simgen.config.scenario import is_path_like
@@ -52,6 +53,7 @@ class RenderPasses:
     depth: np.ndarray  # float32 metres along the camera axis; inf where nothing was hit
     instance: np.ndarray  # int32 instance id per pixel; 0 = background / unlabeled
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # passes outputs asked for (RenderPass.name)
+    points: np.ndarray | None = None  # (H, W, 3) world position of each pixel's first hit; NaN where nothing
 
 
 # The up axis each importer assumes when a file does not say; glTF, FBX and USD files declare their own.
@@ -295,6 +297,7 @@ class BlenderBackend:
         self._projector: bpy.types.Object | None = None  # camera.nir.projector: the dot pattern's light
         self._rig: dict[str, bpy.types.Object] = {}  # camera.rig: a camera object per rig camera, on the main one
         self._thermal_world: bpy.types.World | None = None
+        self._rays = RayCaster()
         self.asset_vertices: dict[str, np.ndarray] = {}  # asset-local convex hull, for placement and extents
         self.asset_bounds: dict[str, AssetBounds] = {}
         self._build_camera()
@@ -324,6 +327,7 @@ class BlenderBackend:
         layer = scene.view_layers[0]
         layer.use_pass_z = True
         layer.use_pass_object_index = True
+        layer.use_pass_position = True  # each pixel's first hit: its camera ray, for amodal masks (rays.py)
         self.configure_sampling(p)
 
     def configure_sampling(self, p: RenderPreset, scale: float = 1.0,
@@ -852,6 +856,24 @@ class BlenderBackend:
             self.scene.frame_set(1)
         return passes[0], passes[1]
 
+    def cast_amodal(self, ids: list[int], passes: RenderPasses,
+                    windows: dict[int, tuple[int, int, int, int]]) -> tuple[dict[int, np.ndarray], list[int]]:
+        """Unoccluded masks of ``ids`` from the rays of ``passes`` (the frame's label pass), each object's
+        inside its window, without rendering (see rays.py). Returns the masks and the ids left to
+        render_isolated: those with a material whose alpha varies over its surface."""
+        threshold = self.scene.view_layers[0].pass_alpha_threshold
+        limit = self.scene.cycles.transparent_max_bounces
+        objects = {obj.pass_index: obj for obj in self._shown_objects}
+        masks, rest = {}, []
+        for i in ids:
+            opaque = None if objects[i].modifiers else self._rays.opaque_faces(objects[i], threshold)
+            if opaque is None or passes.points is None:
+                rest.append(i)
+                continue
+            masks[i] = self._rays.mask(objects[i], opaque, passes.instance, passes.points, self.scene.camera,
+                                       windows[i], limit)
+        return masks, rest
+
     def render_isolated(self, groups: list[list[int]],
                         windows: list[tuple[int, int, int, int]] | None = None) -> dict[int, np.ndarray]:
         """Unoccluded masks: each group of instances rendered without the rest of the scene, only inside its
@@ -1076,9 +1098,11 @@ class BlenderBackend:
         depth = channels[f"{layer}.Depth.Z"].pixels.astype(np.float32)
         depth[depth >= NO_SURFACE_DEPTH] = np.inf
         instance = np.rint(channels[f"{layer}.Object Index.X"].pixels).astype(np.int32)
+        points = np.dstack([channels[f"{layer}.Position.{c}"].pixels for c in "XYZ"]).astype(np.float64)
+        points[~np.isfinite(depth)] = np.nan
         extra = {p.name: np.dstack([channels[f"{layer}.{p.layer}.{c}"].pixels for c in p.channels]).astype(np.float32)
                  for p in self._extra_passes}
-        return RenderPasses(depth=depth, instance=instance, extra=extra)
+        return RenderPasses(depth=depth, instance=instance, extra=extra, points=points)
 
     def close(self) -> None:
         self._scratch.cleanup()

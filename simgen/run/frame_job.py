@@ -253,8 +253,10 @@ class FrameRenderer:
                     flow = (passes.extra[VECTOR.name], *backend.render_neighbours())
             with stage("annotate"):
                 plan = plan_frame(frame, self.geometry.hulls, self.bounds)
-            with stage("label_passes"):
-                isolated = backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
+            with stage("label_passes"):  # the label pass's own rays cast at the meshes; a pass only where that cannot
+                hidden = plan.hidden
+                isolated, left = backend.cast_amodal(hidden, passes, {i: plan.window(i) for i in hidden})
+                isolated.update(backend.render_isolated(*plan.passes(set(left))))
         rain = None
         if frame.sensor or frame.rainfall or frame.lens_drops or frame.snowfall_mm_h or radiance is not None or \
                 (frame.fog and frame.fog.mode == "analytic"):
