@@ -72,6 +72,8 @@ def _cast_against_renders(path: Path, frames: int, tmp_path: Path) -> tuple[int,
                 backend.apply(frame)
                 backend.render()
                 passes = backend.save_outputs(tmp_path / "rgb.png")
+                if frame.camera.stereo_baseline_m is not None:  # the camera moves to the right and back
+                    backend.render_right(frame, tmp_path / "right.png")
                 plan = plan_frame(frame, backend.asset_vertices, bounds)
                 whole, left = backend.cast_amodal(ids, passes, {i: (0, 0, *preset.resolution) for i in ids})
                 windowed, _ = backend.cast_amodal(plan.hidden, passes, {i: plan.window(i) for i in plan.hidden})
@@ -108,6 +110,13 @@ def test_cast_masks_equal_isolated_renders(spec: dict, tmp_path: Path) -> None:
     assert cast > 0 and left == 0, "primitives have one opaque material"
     assert found > 0, "these seeds hide some object in part"
     assert see_through == 0
+
+
+def test_cast_after_a_stereo_view_uses_the_left_camera(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({**ROOM, "frames": 3, "labels": {"outputs": ["stereo"]}}))
+    cast, _, found, _ = _cast_against_renders(path, 3, tmp_path)
+    assert cast > 0 and found > 0
 
 
 def test_see_through_faces_are_passed_as_in_a_label_pass(tmp_path: Path) -> None:

@@ -201,3 +201,18 @@ def test_a_box_hides_only_what_no_face_plane_separates_from_the_eye() -> None:
     extents = {1: (10.2, 5.5, 20.1, 15.0), 2: (40.0, 30.0, 50.0, 47.9), 3: None}
     assert group_window(extents, [1, 2], 64, 48) == (7, 2, 53, 48)
     assert group_window(extents, [3], 64, 48) == (0, 0, 64, 48), "reaching behind the camera: the whole frame"
+
+
+def test_hidden_candidates_are_nearer_surfaces_of_others_in_the_window() -> None:
+    """Only a pixel showing something else nearer than the object's far side can hide it."""
+    from simgen.annotate.amodal import hidden_candidates
+
+    instance = np.array([[0, 1, 2, 2],
+                         [1, 1, 2, 0],
+                         [0, 0, 0, 0]])
+    z = np.array([[1.0, 5.0, 2.0, 9.0],
+                  [5.0, 5.0, 3.0, np.nan],
+                  [4.0, 6.0, 8.0, 1.0]])
+    points = np.dstack([np.zeros_like(z), np.zeros_like(z), z])  # the eye at the origin looking along +z
+    rows, cols = hidden_candidates(instance, points, np.zeros(3), np.array([0.0, 0.0, 1.0]), 1, (0, 0, 3, 3), 6.0)
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(0, 0), (0, 2), (1, 2), (2, 0)]

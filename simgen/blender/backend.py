@@ -861,14 +861,15 @@ class BlenderBackend:
         """Unoccluded masks of ``ids`` from the rays of ``passes`` (the frame's label pass), each object's
         inside its window, without rendering (see rays.py). Returns the masks and the ids left to
         render_isolated: those with a material whose alpha varies over its surface."""
+        bpy.context.view_layer.update()  # matrices as rendered: a stereo view's camera move is undone by now
         threshold = self.scene.view_layers[0].pass_alpha_threshold
         limit = self.scene.cycles.transparent_max_bounces
         objects = {obj.pass_index: obj for obj in self._shown_objects}
         masks, rest = {}, []
         for i in ids:
             opaque = None if objects[i].modifiers else self._rays.opaque_faces(objects[i], threshold)
-            if opaque is None or passes.points is None:
-                rest.append(i)
+            if opaque is None or passes.points is None or self.scene.camera.data.type == "ORTHO":
+                rest.append(i)  # (an orthographic camera's rays do not all leave one point)
                 continue
             masks[i] = self._rays.mask(objects[i], opaque, passes.instance, passes.points, self.scene.camera,
                                        windows[i], limit)
