@@ -450,3 +450,24 @@ def test_night_light_wins_over_the_sky_of_conditions_listed_after_it() -> None:
         assert frame.conditions == ["night", "rain", "dusk"]
         assert frame.world.strength <= 0.003 and frame.sun.strength * 683 <= 0.3, "moonlight and a sky glow"
         assert frame.rainfall is not None, "and it rains"
+
+
+@pytest.mark.parametrize("sun", [{"illuminance_lux": [20000, 90000]}, {"strength": [1.0, 4.0]}], ids=["lux", "watts"])
+def test_rain_and_snow_fall_under_an_overcast_sky(sun: dict) -> None:
+    """Whatever the scenario's sun: the cloud leaves at most 200 lx of it, and the overcast sky gives
+    1,000-6,000 lx on open ground."""
+    import simgen
+    from simgen.sampling.photometry import daylight_illuminance, sky_illuminance
+
+    for condition in ("rain", "snow"):
+        scenario = simgen.load_scenario({
+            "name": condition, "frames": 8, "conditions": {condition: 1.0}, "sun": sun,
+            "world": {"type": "sky", "strength": [0.6, 1.2]},
+            "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}]})
+        generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+        for frame in (generator.sample(i) for i in range(8)):
+            assert frame.world.type == "overcast"
+            assert frame.sun.strength * 683 <= 200.0 + 1e-9
+            sky = sky_illuminance("overcast", frame.world.strength, frame.world.color, None)
+            assert 1000 * 0.99 <= sky <= 6000 * 1.01
+            assert daylight_illuminance(frame.sun, frame.world) <= sky + 200.0 + 1e-9

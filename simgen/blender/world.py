@@ -1,4 +1,5 @@
-"""The environment: an HDRI, a physical sky that follows the sun, or a plain colour, behind one Background."""
+"""The environment: an HDRI, a physical sky that follows the sun, an overcast sky or a plain colour, behind
+one Background."""
 
 from __future__ import annotations
 
@@ -30,6 +31,22 @@ class World:
         self._sky = nodes.new("ShaderNodeTexSky")
         self._sky.sky_type = "MULTIPLE_SCATTERING"
         self._sky.sun_disc = False  # the sun lamp already casts the sun's light and shadows
+        # The CIE standard overcast sky: L(elevation) = L_zenith (1 + 2 sin(elevation)) / 3, the colour being
+        # the zenith's; below the horizon it stays at the horizon's third. The world's Generated
+        # coordinate is the ray's direction, so its z is sin(elevation).
+        direction = nodes.new("ShaderNodeSeparateXYZ")
+        self._links.new(coords.outputs["Generated"], direction.inputs["Vector"])
+        above = nodes.new("ShaderNodeMath")
+        above.operation = "MAXIMUM"
+        above.inputs[1].default_value = 0.0
+        self._links.new(direction.outputs["Z"], above.inputs[0])
+        gradation = nodes.new("ShaderNodeMath")
+        gradation.operation = "MULTIPLY_ADD"  # (2 z + 1) / 3 = z * 2/3 + 1/3
+        gradation.inputs[1].default_value, gradation.inputs[2].default_value = 2.0 / 3.0, 1.0 / 3.0
+        self._links.new(above.outputs["Value"], gradation.inputs[0])
+        self._overcast = nodes.new("ShaderNodeVectorMath")
+        self._overcast.operation = "SCALE"
+        self._links.new(gradation.outputs["Value"], self._overcast.inputs["Scale"])
         self._type: str | None = None
         self._fog = FogBox(scene)
 
@@ -44,6 +61,8 @@ class World:
                 self._links.new(self._env.outputs["Color"], colour)
             elif params.type == "sky":
                 self._links.new(self._sky.outputs["Color"], colour)
+            elif params.type == "overcast":
+                self._links.new(self._overcast.outputs["Vector"], colour)
         if params.type == "hdri" and params.hdri:
             image = self._load_image(params.hdri)
             if self._env.image != image:
@@ -55,6 +74,8 @@ class World:
             # The sky's rotation 0 puts the sun towards +Y and grows clockwise seen from above;
             # simgen's azimuth 0 is +X and grows counter-clockwise (checked by rendering a panorama).
             self._sky.sun_rotation = math.radians(90.0 - azimuth) % (2 * math.pi)
+        elif params.type == "overcast":
+            self._overcast.inputs[0].default_value = params.color
         else:
             colour.default_value = (*params.color, 1.0)
         self._background.inputs["Strength"].default_value = params.strength

@@ -18,15 +18,20 @@ from typing import Any
 from simgen.config.distributions import NAMED
 from simgen.plugins import CONDITIONS
 
+# The CIE overcast sky, grey with a little blue: 7 pi / 9 x 0.83 x 683 = 1,380 lx per unit of strength.
+OVERCAST: dict[str, Any] = {"type": "overcast", "color": [0.80, 0.83, 0.88], "strength": {"loguniform": [0.75, 4.3]}}
+
 BUILTIN_CONDITIONS: dict[str, dict[str, Any]] = {
     "fog": {"weather": {"fog": {"density": None, "visibility_m": None,  # the scenario's fog mode is kept
                                 "relative_visibility": {"loguniform": [1.2, 5.0]}}}},
     # rain and snow fall outdoors: a tabletop environment's table moves onto a patio for them
-    "rain": {"weather": {"rain": {"lens_drops": [0, 6]}}, "sun": {"strength": [0.1, 0.8]},
-             "world": {"strength": [0.15, 0.5]},
-             "environment": {"table": {"outdoors": 1.0}}},
-    "snow": {"weather": {"snow": {"rate_mm_h": {"loguniform": [0.5, 5.0]}}}, "world": {"strength": [0.4, 1.0]},
-             "environment": {"table": {"outdoors": 1.0}}},
+    # Rain and snow fall from thick cloud (optical depth 20-100: the sun's disc is gone), so the light is an
+    # overcast sky's, soft and shadowless: 1,000-6,000 lx on the ground, with at most a trace of direct sun
+    # (0-200 lx) through a thinner patch. In lux, so a scenario's own sun (in lux or W/m^2) gives way.
+    "rain": {"weather": {"rain": {"lens_drops": [0, 6]}}, "sun": {"illuminance_lux": [0.0, 200.0]},
+             "world": OVERCAST, "environment": {"table": {"outdoors": 1.0}}},
+    "snow": {"weather": {"snow": {"rate_mm_h": {"loguniform": [0.5, 5.0]}}}, "sun": {"illuminance_lux": [0.0, 200.0]},
+             "world": OVERCAST, "environment": {"table": {"outdoors": 1.0}}},
     # Night by its light, in lux at the objects whatever the scene's scale: moonlight 0.05-0.3 lx, a sky glow
     # of about 0.1-1 lx (the night HDRI gives 341 lx at strength 1), lamps and headlights of lit streets
     # 5-30 lx each at the objects; exposed by a camera that can lift 4-6 stops and shows the gain as noise.

@@ -565,10 +565,12 @@ BUNDLED_HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "
 
 
 class WorldSpec(StrictModel):
-    """Environment light and background: an HDRI (bundled, file or folder), a physical sky, or a colour."""
+    """Environment light and background: an HDRI (bundled, file or folder), a physical sky, an overcast
+    sky, or a colour."""
 
     type: ChoiceDist = Field(default_factory=lambda: constant("hdri"),
-                             description="hdri, sky (follows the sun) or color")
+                             description="hdri, sky (follows the sun), overcast (the CIE standard overcast sky: "
+                                         "`color` x strength at the zenith, a third of it at the horizon) or color")
     hdri: ChoiceDist | None = Field(
         default_factory=lambda: Distribution("choice", BUNDLED_HDRIS),
         description=f"one of {', '.join(BUNDLED_HDRIS)}, or a path/glob of .exr/.hdr files; null = plain colour")
@@ -580,8 +582,8 @@ class WorldSpec(StrictModel):
     @model_validator(mode="after")
     def _known_types(self) -> "WorldSpec":
         for value in self.type.params:
-            if value not in ("hdri", "sky", "color"):
-                raise PydanticCustomError("world_type", "unknown world type '{t}'; use hdri, sky or color",
+            if value not in ("hdri", "sky", "overcast", "color"):
+                raise PydanticCustomError("world_type", "unknown world type '{t}'; use hdri, sky, overcast or color",
                                           {"t": value})
         return self
 

@@ -172,7 +172,7 @@ class LightParams:
 
 @dataclass
 class WorldParams:
-    type: str  # hdri | sky | color
+    type: str  # hdri | sky | overcast | color
     hdri: str | None  # bundled name or file path
     strength: float
     rotation_deg: float

@@ -93,6 +93,8 @@ def sky_illuminance(kind: str, strength: float, color: tuple[float, float, float
     """What the world adds on a horizontal surface, in lux, for each kind of world."""
     if kind == "color":
         return math.pi * float(np.dot(color, [0.2126, 0.7152, 0.0722])) * strength * LUMENS_PER_WATT
+    if kind == "overcast":  # the integral of L_z (1 + 2 cos(zenith)) / 3 * cos(zenith) over the sky: 7 pi / 9 L_z
+        return 7 * math.pi / 9 * float(np.dot(color, [0.2126, 0.7152, 0.0722])) * strength * LUMENS_PER_WATT
     if kind == "sky":
         return SKY_TEXTURE_LUX * max(math.sin(math.radians(sun_elevation_deg)), 0.02) ** 0.3 * strength
     if not hdri:
