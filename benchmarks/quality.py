@@ -174,8 +174,9 @@ def run(base_name: str, shots: tuple[Shot, ...], settings: dict[str, tuple[dict[
             backend.apply(frame)
             backend.apply_motion(frame)
         seed = bpy.context.scene.cycles.seed
+        # the frame itself is in the key: a change to a condition or a sampler renders a new reference
         key = hashlib.sha256(json.dumps([shot.name, shot.scenario, shot.index, shot.conditions, shot.changes,
-                                         base.resolution, crop, REFERENCE]).encode()).hexdigest()[:12]
+                                         base.resolution, crop, REFERENCE, repr(frame)]).encode()).hexdigest()[:12]
         ref_path = cache / f"ref_{shot.name}_{key}.png"
         with redirect_output(log):
             reference_preset = RenderPreset.model_validate({**base.model_dump(), **REFERENCE})
