@@ -2,7 +2,7 @@
 
 For each frame of a scenario: the main render (and its label pass where the frame needs one), then
 (1) the isolated passes the frame plan asks for, timed; (2) the cast of the same objects, timed;
-(3) every object cast over the whole frame and rendered alone, compared pixel by pixel. Prints
+(3) every object cast in its window and rendered alone, compared pixel by pixel. Prints
 per frame and a summary line: the pixels the cast lacks and adds against the render alone, and how
 many added ones are not among the object's own visible pixels.
 
@@ -59,7 +59,7 @@ def main() -> None:
             middle = time.perf_counter()
             _, left = backend.cast_amodal(plan.hidden, passes, {i: plan.window(i) for i in plan.hidden})
             end = time.perf_counter()
-            whole, _ = backend.cast_amodal(ids, passes, {i: (0, 0, *preset.resolution) for i in ids})
+            whole, _ = backend.cast_amodal(ids, passes, {i: plan.window(i) for i in ids})
             alone = backend.render_isolated([[i] for i in whole])
         passes_s += middle - start
         cast_s += end - middle

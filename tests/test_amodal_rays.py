@@ -10,7 +10,7 @@ import yaml
 
 from tests.test_environment import ROOM, STREET, TABLETOP
 
-# Two unit cubes side by side: one of glass the label passes see through (alpha 0.2), one opaque.
+# Two unit cubes side by side: one cut out (alpha 0: rays pass it), one of glass (alpha 0.2: a label surface).
 GLASS_AND_BODY_OBJ = """mtllib parts.mtl
 v -1 -0.5 0
 v 0 -0.5 0
@@ -28,14 +28,14 @@ v 0 -0.5 1
 v 1 -0.5 1
 v 1 0.5 1
 v 0 0.5 1
-usemtl glass
+usemtl cutout
 f 1 4 3 2
 f 5 6 7 8
 f 1 2 6 5
 f 2 3 7 6
 f 3 4 8 7
 f 4 1 5 8
-usemtl body
+usemtl glass
 f 9 12 11 10
 f 13 14 15 16
 f 9 10 14 13
@@ -43,7 +43,7 @@ f 10 11 15 14
 f 11 12 16 15
 f 12 9 13 16
 """
-PARTS_MTL = "newmtl glass\nKd 0.8 0.9 1.0\nd 0.2\nnewmtl body\nKd 0.8 0.2 0.1\nd 1.0\n"
+PARTS_MTL = "newmtl cutout\nKd 0.8 0.2 0.1\nd 0.0\nnewmtl glass\nKd 0.8 0.9 1.0\nd 0.2\n"
 
 
 def _inside(mask: np.ndarray) -> np.ndarray:
@@ -119,19 +119,20 @@ def test_cast_after_a_stereo_view_uses_the_left_camera(tmp_path: Path) -> None:
     assert cast > 0 and found > 0
 
 
-def test_see_through_faces_are_passed_as_in_a_label_pass(tmp_path: Path) -> None:
-    """A glass half (alpha 0.2, under the view layer's 0.5) is not in the mask, as a label pass does not
-    show it, unless the opaque half lies behind it on the ray."""
+def test_glass_holds_labels_and_cut_outs_are_passed(tmp_path: Path) -> None:
+    """Glass (alpha 0.2) is a label surface in every pixel, seen or hidden (Cycles would pass it at random
+    under the default threshold); a cut-out (alpha 0) is passed, by the renders and the cast alike."""
     (tmp_path / "parts.obj").write_text(GLASS_AND_BODY_OBJ)
     (tmp_path / "parts.mtl").write_text(PARTS_MTL)
     spec = {**TABLETOP, "frames": 3,
-            "classes": [{"name": "parts", "asset": str(tmp_path / "parts.obj"), "count": [2, 3], "size_m": 0.3,
+            "classes": [{"name": "parts", "asset": str(tmp_path / "parts.obj"), "count": [4, 6], "size_m": 0.3,
                          "material": {"mode": "keep"}}]}
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(spec))
-    cast, left, _, see_through = _cast_against_renders(path, 3, tmp_path)
+    cast, left, found, see_through = _cast_against_renders(path, 3, tmp_path)
     assert cast > 0 and left == 0
-    assert see_through > 0, "the glass half leaves pixels out"
+    assert found > 0, "some part is hidden in part"
+    assert see_through > 0, "the cut-out half leaves pixels out"
 
 
 def test_surface_alpha_reads_what_cycles_would() -> None:
@@ -154,8 +155,39 @@ def test_surface_alpha_reads_what_cycles_would() -> None:
     assert surface_alpha(textured) is None, "alpha that varies over the surface needs shading"
     mixed = principled(1.0)
     tree = mixed.node_tree
-    tree.nodes.new("ShaderNodeBsdfTransparent")
+    clear = tree.nodes.new("ShaderNodeBsdfTransparent")
+    assert surface_alpha(mixed) == 1.0, "a node that feeds nothing shades nothing"
+    mix = tree.nodes.new("ShaderNodeMixShader")
+    tree.links.new(tree.nodes["Principled BSDF"].outputs[0], mix.inputs[1])
+    tree.links.new(clear.outputs[0], mix.inputs[2])
+    tree.links.new(mix.outputs[0], tree.nodes["Material Output"].inputs["Surface"])
     assert surface_alpha(mixed) is None
     empty = principled(1.0)
     empty.node_tree.links.remove(empty.node_tree.nodes["Material Output"].inputs["Surface"].links[0])
     assert surface_alpha(empty) is None, "no surface: a volume boundary rays pass"
+
+
+@pytest.mark.parametrize("far_away", [0.0, 100.0, 1e4], ids=["near", "100", "1e4"])
+def test_a_ray_walks_through_see_through_faces_far_from_the_origin(far_away: float) -> None:
+    """Three parallel squares on the ray (see-through, see-through, opaque), at any distance from the mesh's
+    origin: float32 steps past each face still reach the next, and the walk always ends."""
+    import bpy  # noqa: F401 - puts Blender's mathutils on the path
+    from mathutils import Vector
+    from mathutils.bvhtree import BVHTree
+
+    from simgen.blender.rays import RayCaster
+
+    z = [far_away + 1.0, far_away + 2.0, far_away + 3.0]
+    size = 1.0 + far_away  # wide enough for the slanted ray
+    vertices = [(x * size, y * size, h) for h in z for x, y in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    tree = BVHTree.FromPolygons(vertices, [(4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3) for k in range(3)], epsilon=0.0)
+    walk, ray, depth = RayCaster._walk, Vector((0.01, 0.02, 1.0)), (Vector((0.0, 0.0, 1.0)), 0.0)
+    origin = Vector((0.0, 0.0, 0.0))
+    limit, near, far = 8, 0.1, 1e6
+    assert walk(tree, origin, ray, depth, np.array([False, False, True]), near, far, limit) is True
+    assert walk(tree, origin, ray, depth, np.array([False, False, False]), near, far, limit) is False
+    assert walk(tree, origin, ray, depth, np.array([False, False, False]), near, far, 1) is True, \
+        "past the limit Cycles ends the path on the last see-through face, which holds the label"
+    assert walk(tree, origin, ray, depth, np.array([True, True, True]), far_away + 1.5, far, limit) is True, \
+        "what lies before the near clip is skipped"
+    assert walk(tree, origin, ray, depth, np.array([True, True, True]), near, far_away + 0.5, limit) is False

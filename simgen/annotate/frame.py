@@ -33,7 +33,7 @@ class FramePlan:
     extents: dict[int, Rect | None]  # unclipped amodal box per instance (None: reaches behind the camera)
     isolation_groups: list[list[int]]  # instances to render alone, packed into passes
     isolation_windows: list[tuple[int, int, int, int]]  # each pass's pixels (x0, y0, x1, y1), end-exclusive
-    size: tuple[int, int] = (0, 0)  # the frame's width and height in pixels
+    size: tuple[int, int]  # the frame's width and height in pixels
 
     @property
     def hidden(self) -> list[int]:

@@ -41,6 +41,7 @@ from simgen.sampling.frame_spec import (
     AssetBounds, CameraParams, FrameSpec, LightParams, MaterialParams, SunParams, particles, solid_props)
 
 NO_SURFACE_DEPTH = 1e9  # Cycles writes 1e10 where a ray hits nothing
+LABEL_ALPHA_THRESHOLD = 0.01  # the alpha from which a surface holds labels (view layer's pass_alpha_threshold)
 PARKING_DEPTH_M = -1000.0  # where hidden pool objects wait
 BLENDER_BOUNCES = {"diffuse": 4, "glossy": 4, "transmission": 12, "volume": 0}  # Cycles' defaults, per kind
 Pose = tuple[tuple[float, float, float], tuple[float, float, float]]
@@ -328,6 +329,10 @@ class BlenderBackend:
         layer.use_pass_z = True
         layer.use_pass_object_index = True
         layer.use_pass_position = True  # each pixel's first hit: its camera ray, for amodal masks (rays.py)
+        # Cycles passes a surface of alpha under this threshold at random (with a chance near its alpha), so
+        # at the default 0.5 a car's windows left dithered holes in its masks and depth. Just above 0, every
+        # surface that is there at all (glass included) is a label surface; cut-outs of alpha 0 stay holes.
+        layer.pass_alpha_threshold = LABEL_ALPHA_THRESHOLD
         self.configure_sampling(p)
 
     def configure_sampling(self, p: RenderPreset, scale: float = 1.0,
@@ -860,19 +865,23 @@ class BlenderBackend:
                     windows: dict[int, tuple[int, int, int, int]]) -> tuple[dict[int, np.ndarray], list[int]]:
         """Unoccluded masks of ``ids`` from the rays of ``passes`` (the frame's label pass), each object's
         inside its window, without rendering (see rays.py). Returns the masks and the ids left to
-        render_isolated: those with a material whose alpha varies over its surface."""
+        render_isolated: objects whose rendered shape is not their mesh's (modifiers, shape keys), whose
+        alpha varies over a surface, or whose window holds more rays than a pass costs."""
         bpy.context.view_layer.update()  # matrices as rendered: a stereo view's camera move is undone by now
         threshold = self.scene.view_layers[0].pass_alpha_threshold
         limit = self.scene.cycles.transparent_max_bounces
         objects = {obj.pass_index: obj for obj in self._shown_objects}
         masks, rest = {}, []
         for i in ids:
-            opaque = None if objects[i].modifiers else self._rays.opaque_faces(objects[i], threshold)
-            if opaque is None or passes.points is None or self.scene.camera.data.type == "ORTHO":
-                rest.append(i)  # (an orthographic camera's rays do not all leave one point)
-                continue
-            masks[i] = self._rays.mask(objects[i], opaque, passes.instance, passes.points, self.scene.camera,
-                                       windows[i], limit)
+            obj = objects[i]
+            deformed = bool(obj.modifiers) or obj.data.shape_keys is not None
+            opaque = None if deformed or passes.points is None else self._rays.opaque_faces(obj, threshold)
+            mask = None if opaque is None else self._rays.mask(obj, opaque, passes.instance, passes.points,
+                                                               self.scene.camera, windows[i], limit)
+            if mask is None:
+                rest.append(i)
+            else:
+                masks[i] = mask
         return masks, rest
 
     def render_isolated(self, groups: list[list[int]],
@@ -1099,7 +1108,7 @@ class BlenderBackend:
         depth = channels[f"{layer}.Depth.Z"].pixels.astype(np.float32)
         depth[depth >= NO_SURFACE_DEPTH] = np.inf
         instance = np.rint(channels[f"{layer}.Object Index.X"].pixels).astype(np.int32)
-        points = np.dstack([channels[f"{layer}.Position.{c}"].pixels for c in "XYZ"]).astype(np.float64)
+        points = np.dstack([channels[f"{layer}.Position.{c}"].pixels for c in "XYZ"]).astype(np.float32)
         points[~np.isfinite(depth)] = np.nan
         extra = {p.name: np.dstack([channels[f"{layer}.{p.layer}.{c}"].pixels for c in p.channels]).astype(np.float32)
                  for p in self._extra_passes}
