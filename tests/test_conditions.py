@@ -471,3 +471,19 @@ def test_rain_and_snow_fall_under_an_overcast_sky(sun: dict) -> None:
             sky = sky_illuminance("overcast", frame.world.strength, frame.world.color, None)
             assert 1000 * 0.99 <= sky <= 6000 * 1.01
             assert daylight_illuminance(frame.sun, frame.world) <= sky + 200.0 + 1e-9
+
+
+def test_cloud_hides_the_sun_of_a_time_of_day_listed_after_it() -> None:
+    """Rain at dusk is overcast whichever of the two the scenario lists first."""
+    import simgen
+
+    worlds = []
+    for order in (("rain", "dusk"), ("dusk", "rain")):
+        scenario = simgen.load_scenario({
+            "name": "wet dusk", "frames": 4, "conditions": {name: 1.0 for name in order},
+            "classes": [{"name": "a", "asset": "primitive:cube", "count": 1, "scale": 0.1}]})
+        generator = simgen.Generator(scenario, render_config=str(FIXTURES / "tiny.yaml"))
+        frames = [generator.sample(i) for i in range(4)]
+        assert all(f.world.type == "overcast" and f.sun.strength * 683 <= 200.0 + 1e-9 for f in frames)
+        worlds.append([(f.world, f.sun) for f in frames])
+    assert worlds[0] == worlds[1], "the same frames either way"

@@ -65,7 +65,10 @@ for _name, _override in BUILTIN_CONDITIONS.items():
     CONDITIONS.register(_name, _override)  # plug-ins add theirs the same way (entry points: simgen.conditions)
 
 
-LAST = {"night"}  # conditions merged after the others in a frame that carries several
+# The order conditions merge in when a frame carries several, whatever order the scenario lists them in:
+# cloud (rain, snow) after the times of day, since it hides their sun and sky; night last, since its
+# light (moon, sky glow, lamps) must win over the absolute sun and sky of all of them.
+MERGE_RANK = {"rain": 1, "snow": 1, "night": 2}  # every other condition: 0
 
 DISTRIBUTION_KEYS = set(NAMED)  # a dict with one of these keys is a value, not a section
 
@@ -122,9 +125,7 @@ def variant(scenario: Any, names: tuple[str, ...]) -> Any:
     from simgen.errors import ScenarioError
 
     data = scenario.model_dump(mode="json")
-    # Night is merged last: its light (moon, sky glow, lamps) must win over the absolute sun and sky
-    # strengths of rain, dusk or glare in the same frame, whatever order the scenario lists them in.
-    names = tuple(sorted(names, key=lambda name: name in LAST))
+    names = tuple(sorted(names, key=lambda name: MERGE_RANK.get(name, 0)))
     for name in names:
         data = merge(data, override_for(name, scenario.conditions[name]))
     data["conditions"] = {}
