@@ -191,3 +191,40 @@ def test_a_ray_walks_through_see_through_faces_far_from_the_origin(far_away: flo
     assert walk(tree, origin, ray, depth, np.array([True, True, True]), far_away + 1.5, far, limit) is True, \
         "what lies before the near clip is skipped"
     assert walk(tree, origin, ray, depth, np.array([True, True, True]), near, far_away + 0.5, limit) is False
+
+
+def test_objects_the_cast_cannot_follow_are_left_to_isolated_passes(tmp_path: Path, monkeypatch) -> None:
+    """A mesh with shape keys renders another shape than its BVH's, and a window of too many rays costs more
+    than a pass: both objects are handed back, and the frame plan packs only them into passes."""
+    from simgen.annotate.frame import plan_frame
+    from simgen.blender import rays
+    from simgen.run.redirect import redirect_output
+    from tests.conftest import tiny_backend
+
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump({**ROOM, "frames": 1}))
+    log = tmp_path / "blender.log"
+    backend, bounds, sampler, preset = tiny_backend(path, log)
+    frame = sampler.sample(0)
+    ids = [o.instance_id for o in frame.objects]
+    everywhere = {i: (0, 0, *preset.resolution) for i in ids}
+    try:
+        with redirect_output(log):
+            backend.apply(frame)
+            backend.render()
+            passes = backend.save_outputs(tmp_path / "rgb.png")
+        keyed = backend._shown_objects[0]
+        keyed.shape_key_add(name="Basis")
+        cast, left = backend.cast_amodal(ids, passes, everywhere)
+        sharing = [o.pass_index for o in backend._shown_objects if o.data == keyed.data]
+        assert sorted(left) == sorted(sharing) and set(cast) == set(ids) - set(sharing)
+        keyed.shape_key_clear()
+        monkeypatch.setattr(rays, "MAX_RAYS", 0)
+        cast, left = backend.cast_amodal(ids, passes, everywhere)
+        assert all(not (cast[i] & (passes.instance != i)).any() for i in cast), "cast only where no ray was needed"
+        assert left, "this frame has pixels to cast"
+    finally:
+        backend.close()
+    plan = plan_frame(frame, backend.asset_vertices, bounds)
+    groups, windows = plan.passes({plan.hidden[0]})
+    assert groups == [[plan.hidden[0]]] and windows == [plan.window(plan.hidden[0])]
