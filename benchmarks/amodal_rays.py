@@ -55,7 +55,7 @@ def main() -> None:
         ids = [o.instance_id for o in frame.objects]
         with redirect_output(log):
             start = time.perf_counter()
-            backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
+            backend.render_isolated(*plan.passes(set(plan.hidden)))
             middle = time.perf_counter()
             _, left = backend.cast_amodal(plan.hidden, passes, {i: plan.window(i) for i in plan.hidden})
             end = time.perf_counter()

@@ -108,12 +108,12 @@ def test_isolated_passes_left_out_or_windowed_change_no_mask(spec: dict, tmp_pat
                 backend.render()
                 visible = backend.save_outputs(tmp_path / "rgb.png").instance
                 plan = plan_frame(frame, backend.asset_vertices, bounds)
-                grouped = {i for group in plan.isolation_groups for i in group}
+                grouped = set(plan.hidden)
                 free = [o.instance_id for o in frame.objects
                         if o.instance_id not in grouped and plan.extents[o.instance_id] is not None]
                 alone = backend.render_isolated([[i] for i in free])
                 whole = backend.render_isolated(plan.isolation_groups)
-                window = backend.render_isolated(plan.isolation_groups, plan.isolation_windows)
+                window = backend.render_isolated(*plan.passes(grouped))
             for i in free:  # (the main render's own samples may add an edge pixel the 1-sample pass lacks)
                 assert not (alone[i] & (visible != i)).any(), f"frame {index}: object {i} was hidden after all"
             for i, mask in whole.items():

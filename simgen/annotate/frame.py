@@ -32,7 +32,6 @@ from simgen.sampling.geometry import box_corners
 class FramePlan:
     extents: dict[int, Rect | None]  # unclipped amodal box per instance (None: reaches behind the camera)
     isolation_groups: list[list[int]]  # instances to render alone, packed into passes
-    isolation_windows: list[tuple[int, int, int, int]]  # each pass's pixels (x0, y0, x1, y1), end-exclusive
     size: tuple[int, int]  # the frame's width and height in pixels
 
     @property
@@ -45,7 +44,8 @@ class FramePlan:
         return group_window(self.extents, [instance_id], *self.size)
 
     def passes(self, left: set[int]) -> tuple[list[list[int]], list[tuple[int, int, int, int]]]:
-        """The isolated passes (groups and their windows) for only the instances in ``left``."""
+        """The isolated passes (groups and each one's pixels x0, y0, x1, y1, end-exclusive) for only the
+        instances in ``left``."""
         groups = [kept for kept in ([i for i in g if i in left] for g in self.isolation_groups) if kept]
         return groups, [group_window(self.extents, g, *self.size) for g in groups]
 
@@ -89,7 +89,7 @@ def plan_frame(frame: FrameSpec, vertices: dict[str, np.ndarray],
             if near.any() and hidden_by_boxes(hulls[obj.instance_id], eye, corners[near], box):
                 blocked.add(obj.instance_id)
     groups = isolation_groups(extents, width, height, occluders, blocked, depths)
-    return FramePlan(extents, groups, [group_window(extents, g, width, height) for g in groups], (width, height))
+    return FramePlan(extents, groups, (width, height))
 
 
 def severity(frame: FrameSpec, centre: np.ndarray, rain_covered: float) -> dict[str, Any]:

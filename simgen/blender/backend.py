@@ -53,8 +53,8 @@ class RenderPasses:
 
     depth: np.ndarray  # float32 metres along the camera axis; inf where nothing was hit
     instance: np.ndarray  # int32 instance id per pixel; 0 = background / unlabeled
+    points: np.ndarray  # (H, W, 3) float32 world position of each pixel's first hit; NaN where nothing
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # passes outputs asked for (RenderPass.name)
-    points: np.ndarray | None = None  # (H, W, 3) world position of each pixel's first hit; NaN where nothing
 
 
 # The up axis each importer assumes when a file does not say; glTF, FBX and USD files declare their own.
@@ -875,7 +875,7 @@ class BlenderBackend:
         for i in ids:
             obj = objects[i]
             deformed = bool(obj.modifiers) or obj.data.shape_keys is not None
-            opaque = None if deformed or passes.points is None else self._rays.opaque_faces(obj, threshold)
+            opaque = None if deformed else self._rays.opaque_faces(obj, threshold)
             mask = None if opaque is None else self._rays.mask(obj, opaque, passes.instance, passes.points,
                                                                self.scene.camera, windows[i], limit)
             if mask is None:
@@ -1112,7 +1112,7 @@ class BlenderBackend:
         points[~np.isfinite(depth)] = np.nan
         extra = {p.name: np.dstack([channels[f"{layer}.{p.layer}.{c}"].pixels for c in p.channels]).astype(np.float32)
                  for p in self._extra_passes}
-        return RenderPasses(depth=depth, instance=instance, extra=extra, points=points)
+        return RenderPasses(depth=depth, instance=instance, points=points, extra=extra)
 
     def close(self) -> None:
         self._scratch.cleanup()
