@@ -108,7 +108,10 @@ def grid(base: RenderPreset) -> dict[str, tuple[dict[str, Any], float]]:
 
 
 def candidates(spec: str) -> dict[str, tuple[dict[str, Any], float]]:
-    """Settings given on the command line as JSON: {"name": {"field": value, ...}, ...}."""
+    """Settings given on the command line as JSON: {"name": {"field": value, ...}, ...}. Besides preset
+    fields, "_scale" renders at that fraction of the resolution and "_scene" sets Blender properties no
+    preset has yet, by path from the scene ({"cycles.use_fast_gi": true}), so a setting can be measured
+    before it becomes a field."""
     return {name: (changes, float(changes.pop("_scale", 1.0))) for name, changes in json.loads(spec).items()}
 
 
@@ -155,8 +158,21 @@ def scores(reference: np.ndarray, image: np.ndarray) -> dict[str, float]:
             "flip": float(flip)}
 
 
+def grain_of(image: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """Grain, measured without a reference: the same frame rendered with two seeds differs only by its
+    noise (after the denoiser, its blotches too), so (a - b) / sqrt(2) is one image's noise, in 8-bit
+    levels. ``grain`` is the pixel-scale part (what a Gaussian blur of 1.5 px takes away: the speckle
+    the eye reads as grain) as a robust sigma (1.4826 x the median absolute value), so the few edge
+    pixels whose coverage differs between seeds do not count as grain; ``grain_rms`` is the RMS of all
+    of the noise, edges and blotches included."""
+    noise = (image.astype(np.float32) - other.astype(np.float32)) / np.sqrt(2.0)
+    fine = noise - cv2.GaussianBlur(noise, (0, 0), 1.5)
+    return {"grain": float(1.4826 * np.median(np.abs(fine))), "grain_rms": float(np.sqrt(np.mean(noise ** 2)))}
+
+
 def run(base_name: str, shots: tuple[Shot, ...], settings: dict[str, tuple[dict[str, Any], float]], crop: Any,
-        cache: Path, log: Path, repeat: int, references_only: bool = False) -> list[dict[str, Any]]:
+        cache: Path, log: Path, repeat: int, references_only: bool = False, grain: bool = False,
+        save: Path | None = None) -> list[dict[str, Any]]:
     import bpy
 
     from simgen.blender.backend import BlenderBackend
@@ -197,9 +213,11 @@ def run(base_name: str, shots: tuple[Shot, ...], settings: dict[str, tuple[dict[
             backend.configure_sampling(base.model_copy(update={"samples": 1, "denoise": True}), crop=crop)
             backend.render()  # warm: the scene's first sync and the denoiser's start are not any setting's cost
         for name, (changes, scale) in settings.items():
-            preset = RenderPreset.model_validate({**base.model_dump(), **changes})
+            fields = {k: v for k, v in changes.items() if not k.startswith("_")}
+            preset = RenderPreset.model_validate({**base.model_dump(), **fields})
             with redirect_output(log):
                 backend.configure_sampling(preset, scale=scale, crop=crop)
+                restore = _set_scene(bpy.context.scene, changes.get("_scene", {}))
                 times = []
                 for _ in range(repeat):  # the same seed each time: the same image
                     start = time.perf_counter()
@@ -207,13 +225,37 @@ def run(base_name: str, shots: tuple[Shot, ...], settings: dict[str, tuple[dict[
                     times.append(time.perf_counter() - start)
                 seconds = statistics.median(times)
                 image = display(backend, cache / "test.png", size)
+                if grain:  # the same setting with other noise: what differs between the two is grain
+                    bpy.context.scene.cycles.seed = seed + 1
+                    backend.render()
+                    bpy.context.scene.cycles.seed = seed
+                    other = display(backend, cache / "test_other_seed.png", size)
+                if save is not None:  # to look at: the setting's image, beside the reference
+                    slug = "".join(c if c.isalnum() else "_" for c in name)
+                    cv2.imwrite(str(save / f"{shot.name}_{slug}.png"), image)
+                    cv2.imwrite(str(save / f"{shot.name}_reference.png"), reference)
+                _set_scene(bpy.context.scene, restore)
             row = {"shot": shot.name, "setting": name, "changes": changes, "scale": scale, "seconds": seconds,
-                   **scores(reference, image)}
+                   **scores(reference, image), **(grain_of(image, other) if grain else {})}
             rows.append(row)
             print(f"{shot.name:6s} {name:32s} {seconds:7.2f} s  PSNR {row['psnr']:6.2f}  SSIM {row['ssim']:.4f}  "
-                  f"FLIP {row['flip']:.4f}", flush=True)
+                  f"FLIP {row['flip']:.4f}" + (f"  grain {row['grain']:.2f} (RMS {row['grain_rms']:.2f})"
+                                               if grain else ""), flush=True)
         backend.close()
     return rows
+
+
+def _set_scene(scene: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Set properties by dotted path from ``scene``; returns their old values, to set back."""
+    old = {}
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split(".")
+        owner = scene
+        for part in parents:
+            owner = getattr(owner, part)
+        old[dotted] = getattr(owner, leaf)
+        setattr(owner, leaf, value)
+    return old
 
 
 def correct_for_reference_noise(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -265,15 +307,18 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per setting, the median time ratio and PSNR change against the base setting over the
-    shots, then each shot's seconds and noise-corrected PSNR; the reference-noise ceilings below."""
+    shots, then each shot's seconds, noise-corrected PSNR and (with --grain) grain; the reference-noise
+    ceilings below."""
     ceilings = correct_for_reference_noise(rows)
     shots = list(dict.fromkeys(row["shot"] for row in rows))
     cells = {(row["shot"], row["setting"]): row for row in rows}
+    grain = all("grain" in row for row in rows)
     lines = ["| setting | time / base (median) | PSNR change, dB (median, worst) | " + " | ".join(
-        f"{shot}: s, dB" for shot in shots) + " |", "|---" * (3 + len(shots)) + "|"]
+        f"{shot}: s, dB" + (", grain" if grain else "") for shot in shots) + " |", "|---" * (3 + len(shots)) + "|"]
     for summary in summarise(rows):
         setting = summary["setting"]
         per = " | ".join(f"{cells[(shot, setting)]['seconds']:.1f}, {cells[(shot, setting)]['psnr_true']:.1f}"
+                         + (f", {cells[(shot, setting)]['grain']:.1f}" if grain else "")
                          if (shot, setting) in cells else "" for shot in shots)
         lines.append(f"| {setting} | {summary['time_ratio']:.2f} | {summary['dpsnr']:+.2f}, {summary['dpsnr_min']:+.2f} "
                      f"| {per} |")
@@ -336,6 +381,9 @@ def main() -> None:
                              "and above, else the whole frame)")
     parser.add_argument("--repeat", type=int, default=0,
                         help="time each render this many times, take the median (default 3 below 640x480, else 1)")
+    parser.add_argument("--grain", action="store_true",
+                        help="render each setting again with another seed and record its grain (8-bit RMS)")
+    parser.add_argument("--save", type=Path, help="write each setting's image into this folder, to look at")
     parser.add_argument("--references-only", action="store_true", help="only render (and cache) the references")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/simgen_quality"))
     parser.add_argument("--json", type=Path, help="write the rows here")
@@ -366,7 +414,10 @@ def main() -> None:
     run(args.base, shots, settings, crop, args.cache, args.cache / "blender.log", repeat, references_only=True)
     if args.references_only:
         return
-    rows = run(args.base, shots, settings, crop, args.cache, args.cache / "blender.log", repeat)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+    rows = run(args.base, shots, settings, crop, args.cache, args.cache / "blender.log", repeat, grain=args.grain,
+               save=args.save)
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

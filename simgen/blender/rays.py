@@ -35,6 +35,10 @@ def surface_alpha(material: bpy.types.Material | None) -> float | None:
     output = material.node_tree.get_output_node("CYCLES")
     if output is None or not output.inputs["Surface"].is_linked:
         return None  # no surface: a volume's boundary, which rays pass
+    # what feeds each node, from one pass over the tree's links (a socket's own ``links`` walks them all)
+    sources: dict[str, list[bpy.types.Node]] = {}
+    for link in material.node_tree.links:
+        sources.setdefault(link.to_node.name, []).append(link.from_node)
     surface = output.inputs["Surface"].links[0].from_node
     alpha, seen, todo = 1.0, set(), [surface]
     while todo:
@@ -52,7 +56,7 @@ def surface_alpha(material: bpy.types.Material | None) -> float | None:
                 if node != surface:
                     return None  # mixed with other shaders: the mix decides
                 alpha = min(alpha, socket.default_value)
-        todo.extend(link.from_node for socket in node.inputs for link in socket.links)
+        todo.extend(sources.get(node.name, ()))
     return alpha
 
 
