@@ -382,7 +382,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=0,
                         help="time each render this many times, take the median (default 3 below 640x480, else 1)")
     parser.add_argument("--grain", action="store_true",
-                        help="render each setting again with another seed and record its grain (8-bit RMS)")
+                        help="render each setting again with another seed and record its grain (8-bit levels)")
     parser.add_argument("--save", type=Path, help="write each setting's image into this folder, to look at")
     parser.add_argument("--references-only", action="store_true", help="only render (and cache) the references")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/simgen_quality"))
