@@ -133,11 +133,13 @@ def test_other_seed_gives_other_scene(quickstart_coco: dict, tmp_path: Path) -> 
     assert other["images"][0]["params"] != quickstart_coco["images"][0]["params"]
 
 
-def test_rerun_resumes_and_extends(tmp_path: Path) -> None:
+def test_rerun_resumes_and_extends(tmp_path: Path, capsys) -> None:
     out = tmp_path / "resume"
     assert render(ROOT / "scenes" / "quickstart.yaml", out, "-n", "2") == 0
+    assert "resuming" not in capsys.readouterr().err
     first = (out / "images" / "000000.png").stat().st_mtime_ns
     assert render(ROOT / "scenes" / "quickstart.yaml", out, "-n", "3") == 0
+    assert f"resuming {out}: 2 of 3 frame(s) already there, rendering the other 1" in capsys.readouterr().err
     coco = json.loads((out / "annotations.json").read_text())
     assert [i["frame_index"] for i in coco["images"]] == [0, 1, 2]
     assert (out / "images" / "000000.png").stat().st_mtime_ns == first, "finished frames are not re-rendered"

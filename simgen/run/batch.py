@@ -454,6 +454,9 @@ def render_dataset(scenario_path: Path | Scenario, out: Path, options: RenderOpt
                 reserve.ensure(_size(out / JOURNAL))
                 frames = options.shard.frames(scenario.frames)
                 todo = [i for i in frames if i not in done]
+                if len(todo) < len(frames):  # said first: the progress bar alone would not say why it starts late
+                    print(f"simgen: resuming {out}: {len(frames) - len(todo)} of {len(frames)} frame(s) already "
+                          f"there, rendering the other {len(todo)}", file=sys.stderr)
                 spec = RendererSpec(scenario, preset, assets, out, options.device)
                 with _assets_located(scenario, assets):
                     source = _frame_source(spec, todo, options, stop)
