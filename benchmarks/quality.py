@@ -269,7 +269,8 @@ def correct_for_reference_noise(rows: list[dict[str, Any]]) -> dict[str, float]:
     ceilings = {}
     for shot in dict.fromkeys(row["shot"] for row in rows):
         plain = [r for r in rows if r["shot"] == shot and r["changes"].get("denoise") is False
-                 and r["scale"] == 1.0 and set(r["changes"]) <= {"samples", "denoise"}]
+                 and r["scale"] == 1.0 and set(r["changes"]) <= {"samples", "denoise", "adaptive_threshold"}
+                 and not r["changes"].get("adaptive_threshold")]  # every pixel at N samples: noise falls as 1/N
         floor = 0.0
         if len(plain) >= 2:
             x = np.array([1.0 / r["changes"]["samples"] for r in plain])
